@@ -36,8 +36,8 @@
 // that names its path within the document, such as
 // "rules[0].targets.options[1].weight: must be an integer". A null member is
 // treated as absent, but a null document, rule, option or agent key is an
-// error. A weight is a JSON number with an integral value (1, 1.0 and 1e3 are
-// all 1 or 1000; 1.5 and "90" are rejected), and must be present.
+// error. A weight must be present, and is a JSON number with an integral
+// value: 1, 1.0 and 1e3 are accepted; 1.5 and "90" are not.
 //
 // Encoding writes the members in the order shown above, leaves out empty
 // optional members, and does not escape <, > and & (expressions use them), so

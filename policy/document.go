@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agentalias/agentalias/internal/keys"
 	"github.com/agentalias/agentalias/internal/validate"
 )
 
@@ -29,9 +30,6 @@ const (
 	MaxExpressionLength = 4096        // bytes in a match, partition_by or sticky key expression
 	MaxTTLMinutes       = 10 * 525600 // Stickiness.TTLMinutes: ten years
 )
-
-// maxAgentKeyLength is the longest valid agent key.
-const maxAgentKeyLength = 50
 
 // agentKeyMessage is the validation message for an invalid agent key.
 const agentKeyMessage = "must match ^[0-9a-zA-Z_-]+$ and be 1-50 characters"
@@ -88,18 +86,7 @@ type Stickiness struct {
 
 // ValidAgentKey reports whether s is a valid agent key: 1 to 50 characters,
 // each a letter, digit, '_' or '-' (the contract's ^[0-9a-zA-Z_-]+$).
-func ValidAgentKey(s string) bool {
-	if len(s) == 0 || len(s) > maxAgentKeyLength {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func ValidAgentKey(s string) bool { return keys.Valid(s) }
 
 // Parse decodes the JSON document b strictly, as [Document.UnmarshalJSON]
 // does, and validates it. It accepts exactly one JSON value, with optional

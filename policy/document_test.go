@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -823,4 +825,46 @@ func FuzzStickiness(f *testing.F) {
 			t.Fatalf("round trip: %+v -> %s -> %+v (%v)", s, out, s2, err)
 		}
 	})
+}
+
+// FuzzWeight checks the exact integer parsing of weights against math/big.
+func FuzzWeight(f *testing.F) {
+	for _, s := range []string{"1", "1.0", "1e3", "1.5", "-1", "1e30", "9223372036854775807",
+		"9223372036854775808", "-9223372036854775808", "0.000e-5", "12.50e1", "1e-400"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		in := `{"type":"routed","rules":[{"targets":{"type":"weighted","options":[{"agent_key":"a","weight":` + s + `}]}}]}`
+		if !json.Valid([]byte(in)) {
+			return
+		}
+		var d policy.Document
+		err := d.UnmarshalJSON([]byte(in))
+		var want *big.Int
+		if r, ok := new(big.Rat).SetString(strings.TrimSpace(s)); ok && exponentBelow(s, 1000) && r.IsInt() && r.Num().IsInt64() {
+			want = r.Num()
+		}
+		switch {
+		case want == nil && err == nil:
+			// Only a huge exponent on a zero may decode without math/big's agreement.
+			if exponentBelow(s, 1000) && json.Valid([]byte(s)) {
+				t.Fatalf("weight %s decoded as %d, want an error", s, d.Rules[0].Targets.Options[0].Weight)
+			}
+		case want != nil && err != nil:
+			t.Fatalf("weight %s: %v, want %v", s, err, want)
+		case want != nil && d.Rules[0].Targets.Options[0].Weight != want.Int64():
+			t.Fatalf("weight %s decoded as %d, want %v", s, d.Rules[0].Targets.Options[0].Weight, want)
+		}
+	})
+}
+
+// exponentBelow reports whether the JSON number s has an exponent whose
+// absolute value is below limit, so that math/big can handle it quickly.
+func exponentBelow(s string, limit int) bool {
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
+		return true
+	}
+	e, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(s[i+1:], "+")))
+	return err == nil && e > -limit && e < limit
 }
