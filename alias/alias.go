@@ -33,6 +33,7 @@ package alias
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -322,7 +323,8 @@ func checkDescription(errs *validate.Errors, path, s string) {
 }
 
 func mergeErr(errs *validate.Errors, prefix string, err error) {
-	if ve, ok := err.(*validate.Errors); ok {
+	var ve *validate.Errors
+	if errors.As(err, &ve) {
 		errs.Merge(prefix, ve)
 		return
 	}

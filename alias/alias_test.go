@@ -249,7 +249,9 @@ func TestAlias_ValidatePolicy(t *testing.T) {
 		},
 		{
 			name: "StickinessOK",
-			in:   func(a *alias.Alias) { a.Stickiness = &policy.Stickiness{Key: "get('$.session.metadata.user_id')", TTLMinutes: 60} },
+			in: func(a *alias.Alias) {
+				a.Stickiness = &policy.Stickiness{Key: "get('$.session.metadata.user_id')", TTLMinutes: 60}
+			},
 			want: nil,
 		},
 	}

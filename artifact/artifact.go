@@ -64,7 +64,7 @@ type Artifact struct {
 
 	// Data is the content. It is set on the artifact given to a store and on
 	// the one a single read returns, and nil in lists.
-	Data []byte `json:"data,omitempty"`
+	Data []byte `json:"data,omitzero"`
 
 	// ExpiresAt is CreatedAt plus TTLDays, or zero for never. It is not part
 	// of the JSON. An artifact whose ExpiresAt is not after the current time
@@ -100,6 +100,9 @@ func (a *Artifact) Clone() *Artifact {
 
 // WithoutData returns a deep copy of a without its content.
 func (a *Artifact) WithoutData() *Artifact {
+	if a == nil {
+		return nil
+	}
 	c := *a
 	c.Data = nil
 	c.Metadata = jsonvalue.Clone(a.Metadata)

@@ -279,6 +279,9 @@ func (e *Event) Validate() error {
 		if e.ToolCallID == "" {
 			errs.Add("tool_call_id", "is required")
 		}
+		if e.ToolConfigurationName == "" {
+			errs.Add("tool_configuration_name", "is required")
+		}
 		if e.ToolName == "" {
 			errs.Add("tool_name", "is required")
 		}
@@ -309,19 +312,19 @@ type wire struct {
 	CreatedAt  time.Time `json:"created_at"`
 	Type       Type      `json:"type"`
 
-	Messages                  []Input          `json:"messages,omitempty"`
-	MessageDiffs              []string         `json:"message_diffs,omitempty"`
+	Messages                  []Input          `json:"messages,omitzero"`
+	MessageDiffs              []string         `json:"message_diffs,omitzero"`
 	SkillName                 *string          `json:"skill_name,omitempty"`
-	Artifacts                 []ArtifactRef    `json:"artifacts,omitempty"`
+	Artifacts                 []ArtifactRef    `json:"artifacts,omitzero"`
 	AgentUploadMessage        string           `json:"agent_upload_message,omitempty"`
 	ToolCallID                *string          `json:"tool_call_id,omitempty"`
 	ToolConfigurationName     *string          `json:"tool_configuration_name,omitempty"`
 	ToolName                  *string          `json:"tool_name,omitempty"`
 	ToolInput                 *map[string]any  `json:"tool_input,omitempty"`
-	ArgumentOverridePaths     []string         `json:"argument_override_paths,omitempty"`
+	ArgumentOverridePaths     []string         `json:"argument_override_paths,omitzero"`
 	ToolOutput                *map[string]any  `json:"tool_output,omitempty"`
 	Error                     *bool            `json:"error,omitempty"`
-	ResolvedArgumentOverrides map[string]any   `json:"resolved_argument_overrides,omitempty"`
+	ResolvedArgumentOverrides map[string]any   `json:"resolved_argument_overrides,omitzero"`
 	SchemaName                *string          `json:"schema_name,omitempty"`
 	Content                   *json.RawMessage `json:"content,omitempty"`
 	Message                   *string          `json:"message,omitempty"`
@@ -402,9 +405,12 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		w.Message = str(e.Message)
 		w.TransitionLimit = e.TransitionLimit
 	case ClientToolPending:
-		pc := e.PendingCalls
-		if pc == nil {
-			pc = []PendingCall{}
+		pc := make([]PendingCall, len(e.PendingCalls))
+		for i, p := range e.PendingCalls {
+			if p.Arguments == nil {
+				p.Arguments = map[string]any{}
+			}
+			pc[i] = p
 		}
 		w.PendingCalls = &pc
 	case ImageRead:

@@ -146,7 +146,7 @@ func (p *Patch) Validate() error {
 	}
 	for _, name := range sortedNames(p.Secrets) {
 		if v := p.Secrets[name]; v != nil {
-			checkSecret(&errs, name, *v, true)
+			checkSecret(&errs, name, *v)
 		} else if !ValidSecretName(name) {
 			errs.Add("secrets."+name, "secret names must match ^[A-Za-z0-9_-]+$ and be 1-128 characters")
 		}

@@ -227,8 +227,9 @@ func (s Secrets) String() string {
 	return b.String()
 }
 
-// GoString is like String, so %#v does not reveal values either.
-func (s Secrets) GoString() string { return "session.Secrets" + s.String() }
+// Format prints s as String does, whatever the verb, so that no fmt verb
+// reveals a value.
+func (s Secrets) Format(f fmt.State, verb rune) { fmt.Fprint(f, s.String()) }
 
 // LogValue makes log/slog log s with masked values.
 func (s Secrets) LogValue() slog.Value { return slog.StringValue(s.String()) }
@@ -339,7 +340,7 @@ func (s *Session) Validate() error {
 		errs.Addf("secrets", "must have at most %d entries", MaxSecrets)
 	}
 	for _, name := range sortedNames(s.Secrets) {
-		checkSecret(&errs, name, s.Secrets[name], false)
+		checkSecret(&errs, name, s.Secrets[name])
 	}
 	return errs.Err()
 }
@@ -432,7 +433,7 @@ func ValidSecretName(name string) bool {
 	return true
 }
 
-func checkSecret(errs *validate.Errors, name, value string, patch bool) {
+func checkSecret(errs *validate.Errors, name, value string) {
 	path := "secrets." + name
 	if !ValidSecretName(name) {
 		errs.Add(path, "secret names must match ^[A-Za-z0-9_-]+$ and be 1-128 characters")

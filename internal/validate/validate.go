@@ -66,6 +66,9 @@ func (e *Errors) Err() error {
 
 // Error lists every problem as "path: message", joined by "; ".
 func (e *Errors) Error() string {
+	if e.Len() == 0 {
+		return "no errors"
+	}
 	var b strings.Builder
 	for i, f := range e.Fields {
 		if i > 0 {
@@ -84,6 +87,9 @@ func (e *Errors) Error() string {
 // shape of the REST contract's field_errors. When one path has several
 // problems, their messages are joined by "; ".
 func (e *Errors) FieldErrors() map[string]string {
+	if e == nil {
+		return map[string]string{}
+	}
 	m := make(map[string]string, len(e.Fields))
 	for _, f := range e.Fields {
 		if prev, ok := m[f.Path]; ok {
