@@ -11,7 +11,8 @@
 // Every method is atomic: it happens entirely or not at all, and a failed call
 // changes nothing. Every method is safe for concurrent use. Every method takes
 // a context first; a store checks it before it starts work and returns
-// ctx.Err() if it is done. After Close every method returns ErrClosed.
+// ctx.Err() if it is done. After Close every method returns ErrClosed,
+// whatever its arguments (a done context still answers ctx.Err()).
 //
 // Values are copied in and out: a store never keeps a pointer the caller
 // passed in, and the values it returns belong to the caller. A store never
@@ -29,11 +30,18 @@
 // # Listing
 //
 // Lists return a Page of at most Limit items (1-100; 0 means DefaultLimit) in
-// a stable order, and a Next page key when more items follow. A page key is
-// opaque, valid only with the query that produced it, and stays valid while
-// other callers insert and delete: following page keys from the first page
-// yields every item that existed throughout exactly once. A list costs
-// O(page), not O(items stored), except for the items a filter skips.
+// a stable order, and a Next page key when more items follow; every page but
+// the last holds exactly Limit items. A page key is opaque, valid only with
+// the list (and, for artifacts, the sort order) that produced it, and stays
+// valid while other callers insert and delete: following page keys from the
+// first page yields every item that existed throughout exactly once. A list
+// costs O(page), not O(items stored), except for the items a filter skips.
+// Keys sort in byte order and are case-sensitive.
+//
+// Keys and ids that are malformed (not matching the contract's patterns) are
+// ErrInvalid when creating; on reads a store may answer ErrNotFound or
+// ErrInvalid for them. Maps and slices in stored values read back equal, with
+// nil and empty counting as the same.
 //
 // # Errors
 //
@@ -198,7 +206,8 @@ type Sessions interface {
 	Session(ctx context.Context, tenant, key string) (*session.Session, error)
 
 	// ListSessions returns one page of tenant's sessions matching q, in
-	// creation order.
+	// creation order: the order in which their CreateSession calls
+	// succeeded.
 	ListSessions(ctx context.Context, tenant string, q SessionQuery) (Page[*session.Session], error)
 
 	// UpdateSession replaces the stored session with key s.Key by s, if the
@@ -302,7 +311,7 @@ type Artifacts interface {
 // sessions with the same key go to the same agent.
 type Pin struct {
 	AliasKey  string
-	Key       string // the value of the alias's sticky-key expression; at most MaxPinKeyLen bytes
+	Key       string // the value of the alias's sticky-key expression: 1 to MaxPinKeyLen arbitrary bytes
 	AgentKey  string
 	CreatedAt time.Time
 	ExpiresAt time.Time // zero means never
@@ -341,7 +350,8 @@ type Pins interface {
 // Sweeper removes expired data.
 type Sweeper interface {
 	// Sweep deletes, across all tenants, up to limit items expired at now:
-	// sessions (with their events and artifacts), artifacts, and pins. It
-	// returns how many it deleted; fewer than limit means none are left.
+	// sessions (each counted as one item, its events and artifacts going
+	// with it), artifacts, and pins. It returns how many it deleted; fewer
+	// than limit means none are left. A limit below 1 is ErrInvalid.
 	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
 }

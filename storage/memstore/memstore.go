@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -35,6 +36,8 @@ import (
 
 // Store is an in-memory storage.Storage. Create one with New.
 type Store struct {
+	isClosed atomic.Bool // set by Close; lets calls fail fast before checking arguments
+
 	mu      sync.RWMutex
 	closed  bool
 	seq     uint64 // last sequence number given to a session or event
@@ -86,7 +89,20 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	s.isClosed.Store(true)
 	s.tenants = nil
+	return nil
+}
+
+// check fails fast when ctx is done or the store is closed, so that those
+// errors win over argument errors.
+func (s *Store) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.isClosed.Load() {
+		return storage.ErrClosed
+	}
 	return nil
 }
 
@@ -144,6 +160,9 @@ func invalid(format string, args ...any) error {
 
 // CreateAlias implements storage.Aliases.
 func (s *Store) CreateAlias(ctx context.Context, tenantName string, a *alias.Alias) (*alias.Alias, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
 	if !keys.Valid(a.Key) {
 		return nil, invalid("alias key %q", a.Key)
 	}
@@ -179,6 +198,9 @@ func (s *Store) Alias(ctx context.Context, tenantName, key string) (*alias.Alias
 
 // ListAliases implements storage.Aliases.
 func (s *Store) ListAliases(ctx context.Context, tenantName string, q storage.AliasQuery) (storage.Page[*alias.Alias], error) {
+	if err := s.check(ctx); err != nil {
+		return storage.Page[*alias.Alias]{}, err
+	}
 	var page storage.Page[*alias.Alias]
 	limit, err := checkLimit(q.Limit)
 	if err != nil {
@@ -277,6 +299,9 @@ func (s *Store) DeleteAlias(ctx context.Context, tenantName, key string, now tim
 
 // CreateSession implements storage.Sessions.
 func (s *Store) CreateSession(ctx context.Context, tenantName string, sess *session.Session) (*session.Session, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
 	switch {
 	case !keys.Valid(sess.Key):
 		return nil, invalid("session key %q", sess.Key)
@@ -363,6 +388,9 @@ func (s *Store) session(tenantName, key string) (*sessionEntry, error) {
 
 // ListSessions implements storage.Sessions.
 func (s *Store) ListSessions(ctx context.Context, tenantName string, q storage.SessionQuery) (storage.Page[*session.Session], error) {
+	if err := s.check(ctx); err != nil {
+		return storage.Page[*session.Session]{}, err
+	}
 	var page storage.Page[*session.Session]
 	limit, err := checkLimit(q.Limit)
 	if err != nil {
@@ -467,6 +495,9 @@ func (s *Store) deleteSession(t *tenant, e *sessionEntry) {
 
 // AppendEvents implements storage.Events.
 func (s *Store) AppendEvents(ctx context.Context, tenantName, sessionKey string, evs []*event.Event) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
 	seen := make(map[string]bool, len(evs))
 	for _, ev := range evs {
 		if ev.SessionKey != sessionKey {
@@ -531,6 +562,9 @@ func (s *Store) Event(ctx context.Context, tenantName, sessionKey, id string) (*
 
 // ListEvents implements storage.Events.
 func (s *Store) ListEvents(ctx context.Context, tenantName, sessionKey string, q storage.EventQuery) (storage.Page[*event.Event], error) {
+	if err := s.check(ctx); err != nil {
+		return storage.Page[*event.Event]{}, err
+	}
 	var page storage.Page[*event.Event]
 	limit, err := checkLimit(q.Limit)
 	if err != nil {
@@ -603,6 +637,9 @@ func (s *Store) SetEventHidden(ctx context.Context, tenantName, sessionKey, id, 
 
 // CreateArtifact implements storage.Artifacts.
 func (s *Store) CreateArtifact(ctx context.Context, tenantName string, a *artifact.Artifact) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
 	if !artifact.ValidID(a.ID) {
 		return invalid("artifact id %q", a.ID)
 	}
@@ -645,6 +682,9 @@ func (s *Store) Artifact(ctx context.Context, tenantName, sessionKey, id string)
 
 // ListArtifacts implements storage.Artifacts.
 func (s *Store) ListArtifacts(ctx context.Context, tenantName, sessionKey string, q storage.ArtifactQuery) (storage.Page[*artifact.Artifact], error) {
+	if err := s.check(ctx); err != nil {
+		return storage.Page[*artifact.Artifact]{}, err
+	}
 	var page storage.Page[*artifact.Artifact]
 	limit, err := checkLimit(q.Limit)
 	if err != nil {
@@ -727,6 +767,9 @@ func (s *Store) Pin(ctx context.Context, tenantName, aliasKey, key string) (*sto
 
 // SetPin implements storage.Pins.
 func (s *Store) SetPin(ctx context.Context, tenantName string, p, prev *storage.Pin) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
 	switch {
 	case !keys.Valid(p.AliasKey):
 		return invalid("pin alias key %q", p.AliasKey)
@@ -754,6 +797,9 @@ func (s *Store) SetPin(ctx context.Context, tenantName string, p, prev *storage.
 
 // Sweep implements storage.Sweeper.
 func (s *Store) Sweep(ctx context.Context, now time.Time, limit int) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
 	if limit <= 0 {
 		return 0, invalid("sweep limit %d", limit)
 	}

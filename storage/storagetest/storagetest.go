@@ -59,9 +59,11 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -335,11 +337,13 @@ func eventIDs(prefix string, n int) []string {
 	return ids
 }
 
-// numbered returns prefix followed by a two-digit i for i in [0, n).
+// numbered returns prefix followed by i for i in [0, n), with leading zeros
+// so that the results sort in numeric order (at least two digits).
 func numbered(prefix string, n int) []string {
+	width := max(2, len(strconv.Itoa(n-1)))
 	out := make([]string, n)
 	for i := range out {
-		out[i] = fmt.Sprintf("%s%02d", prefix, i)
+		out[i] = fmt.Sprintf("%s%0*d", prefix, width, i)
 	}
 	return out
 }
@@ -474,19 +478,18 @@ func mustPin(t *testing.T, st storage.Storage, tenant, aliasKey, key string) *st
 
 // --- Lists ----------------------------------------------------------------
 
-// collect follows page keys from the first page to the last and returns
-// every item in order. It checks that every page but the last holds exactly
-// limit items (DefaultLimit for 0), that the last page is empty only if it is
-// also the first, and that page keys make progress.
-func collect[T any](t *testing.T, limit int, list func(pageKey string) (storage.Page[T], error)) []T {
+// collect follows page keys from the page of pageKey ("" for the first page)
+// to the last and returns every item in order. It checks that every page but
+// the last holds exactly limit items (DefaultLimit for 0), that only a first
+// page can be empty, and that page keys make progress.
+func collect[T any](t *testing.T, limit int, pageKey string, list func(pageKey string) (storage.Page[T], error)) []T {
 	t.Helper()
 	want := limit
 	if want == 0 {
 		want = storage.DefaultLimit
 	}
 	var all []T
-	pageKey := ""
-	seenKeys := map[string]bool{}
+	seenKeys := map[string]bool{pageKey: pageKey != ""}
 	for n := 1; ; n++ {
 		if n > 1000 {
 			t.Fatalf("more than 1000 pages: page keys do not end")
@@ -501,8 +504,8 @@ func collect[T any](t *testing.T, limit int, list func(pageKey string) (storage.
 		if p.Next != "" && len(p.Items) < want {
 			t.Errorf("page %d has %d items, fewer than the limit %d, but Next = %q: a short page must be the last", n, len(p.Items), want, p.Next)
 		}
-		if n > 1 && len(p.Items) == 0 {
-			t.Errorf("page %d is empty, but page %d's Next promised more items", n, n-1)
+		if len(p.Items) == 0 && pageKey != "" {
+			t.Errorf("page %d is empty, but the page key %q promised more items", n, pageKey)
 		}
 		all = append(all, p.Items...)
 		if p.Next == "" {
@@ -518,7 +521,7 @@ func collect[T any](t *testing.T, limit int, list func(pageKey string) (storage.
 
 func allAliases(t *testing.T, st storage.Storage, tenant string, q storage.AliasQuery) []*alias.Alias {
 	t.Helper()
-	return collect(t, q.Limit, func(pageKey string) (storage.Page[*alias.Alias], error) {
+	return collect(t, q.Limit, q.PageKey, func(pageKey string) (storage.Page[*alias.Alias], error) {
 		q.PageKey = pageKey
 		return st.ListAliases(t.Context(), tenant, q)
 	})
@@ -526,7 +529,7 @@ func allAliases(t *testing.T, st storage.Storage, tenant string, q storage.Alias
 
 func allSessions(t *testing.T, st storage.Storage, tenant string, q storage.SessionQuery) []*session.Session {
 	t.Helper()
-	return collect(t, q.Limit, func(pageKey string) (storage.Page[*session.Session], error) {
+	return collect(t, q.Limit, q.PageKey, func(pageKey string) (storage.Page[*session.Session], error) {
 		q.PageKey = pageKey
 		return st.ListSessions(t.Context(), tenant, q)
 	})
@@ -534,7 +537,7 @@ func allSessions(t *testing.T, st storage.Storage, tenant string, q storage.Sess
 
 func allEvents(t *testing.T, st storage.Storage, tenant, sessionKey string, q storage.EventQuery) []*event.Event {
 	t.Helper()
-	return collect(t, q.Limit, func(pageKey string) (storage.Page[*event.Event], error) {
+	return collect(t, q.Limit, q.PageKey, func(pageKey string) (storage.Page[*event.Event], error) {
 		q.PageKey = pageKey
 		return st.ListEvents(t.Context(), tenant, sessionKey, q)
 	})
@@ -542,7 +545,7 @@ func allEvents(t *testing.T, st storage.Storage, tenant, sessionKey string, q st
 
 func allArtifacts(t *testing.T, st storage.Storage, tenant, sessionKey string, q storage.ArtifactQuery) []*artifact.Artifact {
 	t.Helper()
-	return collect(t, q.Limit, func(pageKey string) (storage.Page[*artifact.Artifact], error) {
+	return collect(t, q.Limit, q.PageKey, func(pageKey string) (storage.Page[*artifact.Artifact], error) {
 		q.PageKey = pageKey
 		return st.ListArtifacts(t.Context(), tenant, sessionKey, q)
 	})
@@ -623,4 +626,52 @@ func keysOK() []string {
 // badKeys returns keys that are not valid alias, agent or session keys.
 func badKeys() []string {
 	return []string{"", "has space", "slash/key", "dot.key", "ünï", "tab\tkey", strings.Repeat("k", 51), "semi;colon"}
+}
+
+// foreignPageKeys fills st with two aliases, two sessions, and two events
+// and two artifacts of session "pk-1", and returns a valid second-page key
+// of each list, by list name: "aliases", "sessions", "events", "artifacts".
+func foreignPageKeys(t *testing.T, st storage.Storage) map[string]string {
+	t.Helper()
+	ctx := t.Context()
+	for _, k := range []string{"pk-1", "pk-2"} {
+		mustCreateAlias(t, st, "", newAlias(k, "agent-1"))
+		mustCreateSession(t, st, "", newSession(k, "", "agent-1"))
+	}
+	mustAppendIDs(t, st, "", "pk-1", "aev_1", "aev_2")
+	mustCreateArtifact(t, st, "", newArtifact("pk-1", "art_1"))
+	mustCreateArtifact(t, st, "", newArtifact("pk-1", "art_2"))
+	keys := map[string]string{}
+	pa, err := st.ListAliases(ctx, "", storage.AliasQuery{Limit: 1})
+	must(t, "ListAliases", err)
+	keys["aliases"] = pa.Next
+	ps, err := st.ListSessions(ctx, "", storage.SessionQuery{Limit: 1})
+	must(t, "ListSessions", err)
+	keys["sessions"] = ps.Next
+	pe, err := st.ListEvents(ctx, "", "pk-1", storage.EventQuery{Limit: 1})
+	must(t, "ListEvents", err)
+	keys["events"] = pe.Next
+	pr, err := st.ListArtifacts(ctx, "", "pk-1", storage.ArtifactQuery{Limit: 1})
+	must(t, "ListArtifacts", err)
+	keys["artifacts"] = pr.Next
+	for list, k := range keys {
+		if k == "" {
+			t.Fatalf("first page of %s with Limit 1 of 2 has no Next", list)
+		}
+	}
+	return keys
+}
+
+// testForeignPageKeys checks that list rejects, with ErrInvalid, the page
+// keys of every other list; name is the list's own name in foreignPageKeys.
+func (s *suite) testForeignPageKeys(t *testing.T, name string, list func(ctx context.Context, st storage.Storage, pageKey string) error) {
+	s.test(t, "ForeignPageKey", func(t *testing.T, st storage.Storage) {
+		keys := foreignPageKeys(t, st)
+		must(t, "the list's own page key", list(t.Context(), st, keys[name]))
+		for other, k := range keys {
+			if other != name {
+				wantErr(t, "a page key of "+other, list(t.Context(), st, k), storage.ErrInvalid)
+			}
+		}
+	})
 }
