@@ -34,7 +34,6 @@ package alias
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 	"unicode/utf8"
 
@@ -286,20 +285,7 @@ func (p Patch) Apply(a *Alias, now time.Time) *Alias {
 // something that is not JSON or encodes to more than MaxMetadataBytes. A nil
 // m is valid and yields nil.
 func CheckMetadata(m map[string]any) (map[string]any, error) {
-	n, err := jsonvalue.Object(m)
-	if err != nil {
-		return nil, fmt.Errorf("must be a JSON object: %v", err)
-	}
-	if n != nil {
-		b, err := json.Marshal(n)
-		if err != nil {
-			return nil, fmt.Errorf("must be a JSON object: %v", err)
-		}
-		if len(b) > MaxMetadataBytes {
-			return nil, fmt.Errorf("must be at most %d bytes of JSON", MaxMetadataBytes)
-		}
-	}
-	return n, nil
+	return jsonvalue.Metadata(m, MaxMetadataBytes)
 }
 
 func checkName(errs *validate.Errors, path, name string, required bool) {

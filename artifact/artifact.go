@@ -164,10 +164,8 @@ func (a *Artifact) Validate() error {
 	if a.TTLDays < 0 || a.TTLDays > MaxTTLDays {
 		errs.Addf("ttl_days", "must be between 0 and %d", MaxTTLDays)
 	}
-	if m, err := jsonvalue.Object(a.Metadata); err != nil {
-		errs.Add("metadata", "must be a JSON object: "+err.Error())
-	} else if b, _ := jsonvalue.Marshal(m); len(b) > MaxMetadataBytes {
-		errs.Addf("metadata", "must be at most %d bytes of JSON", MaxMetadataBytes)
+	if m, err := jsonvalue.Metadata(a.Metadata, MaxMetadataBytes); err != nil {
+		errs.Add("metadata", err.Error())
 	} else {
 		a.Metadata = m
 	}

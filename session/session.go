@@ -403,20 +403,7 @@ func KeyFromName(name, suffix string) string {
 // CheckMetadata returns a normalised deep copy of m, or an error if m holds
 // something that is not JSON or encodes to more than MaxMetadataBytes.
 func CheckMetadata(m map[string]any) (map[string]any, error) {
-	n, err := jsonvalue.Object(m)
-	if err != nil {
-		return nil, fmt.Errorf("must be a JSON object: %v", err)
-	}
-	if n != nil {
-		b, err := json.Marshal(n)
-		if err != nil {
-			return nil, fmt.Errorf("must be a JSON object: %v", err)
-		}
-		if len(b) > MaxMetadataBytes {
-			return nil, fmt.Errorf("must be at most %d bytes of JSON", MaxMetadataBytes)
-		}
-	}
-	return n, nil
+	return jsonvalue.Metadata(m, MaxMetadataBytes)
 }
 
 // ValidSecretName reports whether name may name a secret: 1-128 characters

@@ -143,3 +143,23 @@ func normalize(v any, depth int) (any, error) {
 		return nil, fmt.Errorf("%T is not a JSON value", v)
 	}
 }
+
+// Metadata returns a normalized deep copy of the metadata object m, or an
+// error (worded for a field error) if m holds something that is not JSON or
+// encodes to more than maxBytes. A nil m is valid and yields nil.
+func Metadata(m map[string]any, maxBytes int) (map[string]any, error) {
+	n, err := Object(m)
+	if err != nil {
+		return nil, fmt.Errorf("must be a JSON object: %v", err)
+	}
+	if n != nil {
+		b, err := json.Marshal(n)
+		if err != nil {
+			return nil, fmt.Errorf("must be a JSON object: %v", err)
+		}
+		if len(b) > maxBytes {
+			return nil, fmt.Errorf("must be at most %d bytes of JSON", maxBytes)
+		}
+	}
+	return n, nil
+}

@@ -198,19 +198,8 @@ func (s *Store) Alias(ctx context.Context, tenantName, key string) (*alias.Alias
 
 // ListAliases implements storage.Aliases.
 func (s *Store) ListAliases(ctx context.Context, tenantName string, q storage.AliasQuery) (storage.Page[*alias.Alias], error) {
-	if err := s.check(ctx); err != nil {
-		return storage.Page[*alias.Alias]{}, err
-	}
 	var page storage.Page[*alias.Alias]
-	limit, err := checkLimit(q.Limit)
-	if err != nil {
-		return page, err
-	}
-	after, hasAfter, err := decodeKey(q.PageKey, "a")
-	if err != nil {
-		return page, err
-	}
-	unlock, err := s.begin(ctx, tenantName, false)
+	limit, after, hasAfter, unlock, err := listing(s, ctx, tenantName, q.Limit, q.PageKey, decoder(decodeKey, "a"))
 	if err != nil {
 		return page, err
 	}
@@ -388,19 +377,8 @@ func (s *Store) session(tenantName, key string) (*sessionEntry, error) {
 
 // ListSessions implements storage.Sessions.
 func (s *Store) ListSessions(ctx context.Context, tenantName string, q storage.SessionQuery) (storage.Page[*session.Session], error) {
-	if err := s.check(ctx); err != nil {
-		return storage.Page[*session.Session]{}, err
-	}
 	var page storage.Page[*session.Session]
-	limit, err := checkLimit(q.Limit)
-	if err != nil {
-		return page, err
-	}
-	after, hasAfter, err := decodeSeq(q.PageKey, "s")
-	if err != nil {
-		return page, err
-	}
-	unlock, err := s.begin(ctx, tenantName, false)
+	limit, after, hasAfter, unlock, err := listing(s, ctx, tenantName, q.Limit, q.PageKey, decoder(decodeSeq, "s"))
 	if err != nil {
 		return page, err
 	}
@@ -562,19 +540,8 @@ func (s *Store) Event(ctx context.Context, tenantName, sessionKey, id string) (*
 
 // ListEvents implements storage.Events.
 func (s *Store) ListEvents(ctx context.Context, tenantName, sessionKey string, q storage.EventQuery) (storage.Page[*event.Event], error) {
-	if err := s.check(ctx); err != nil {
-		return storage.Page[*event.Event]{}, err
-	}
 	var page storage.Page[*event.Event]
-	limit, err := checkLimit(q.Limit)
-	if err != nil {
-		return page, err
-	}
-	after, hasAfter, err := decodeSeq(q.PageKey, "e")
-	if err != nil {
-		return page, err
-	}
-	unlock, err := s.begin(ctx, tenantName, false)
+	limit, after, hasAfter, unlock, err := listing(s, ctx, tenantName, q.Limit, q.PageKey, decoder(decodeSeq, "e"))
 	if err != nil {
 		return page, err
 	}
@@ -686,10 +653,6 @@ func (s *Store) ListArtifacts(ctx context.Context, tenantName, sessionKey string
 		return storage.Page[*artifact.Artifact]{}, err
 	}
 	var page storage.Page[*artifact.Artifact]
-	limit, err := checkLimit(q.Limit)
-	if err != nil {
-		return page, err
-	}
 	sortBy, order := q.SortBy, q.Order
 	if sortBy == "" {
 		sortBy = storage.SortCreatedAt
@@ -704,11 +667,7 @@ func (s *Store) ListArtifacts(ctx context.Context, tenantName, sessionKey string
 		return page, invalid("order_by %q", q.Order)
 	}
 	tag := "r" + sortBy[:1] + order[:1]
-	after, hasAfter, err := decodeArtKey(q.PageKey, tag)
-	if err != nil {
-		return page, err
-	}
-	unlock, err := s.begin(ctx, tenantName, false)
+	limit, after, hasAfter, unlock, err := listing(s, ctx, tenantName, q.Limit, q.PageKey, decoder(decodeArtKey, tag))
 	if err != nil {
 		return page, err
 	}
@@ -846,8 +805,36 @@ func (s *Store) Sweep(ctx context.Context, now time.Time, limit int) (int, error
 
 // ---- helpers
 
+// listing is the common start of every list: it fails fast, checks the limit,
+// decodes the page key with decode (unless it is ""), and locks the store for
+// reading. On success the caller must call unlock.
+func listing[P any](s *Store, ctx context.Context, tenantName string, limit int, pageKey string, decode func(string) (P, error)) (n int, after P, hasAfter bool, unlock func(), err error) {
+	if err = s.check(ctx); err != nil {
+		return
+	}
+	if n, err = checkLimit(limit); err != nil {
+		return
+	}
+	if pageKey != "" {
+		if after, err = decode(pageKey); err != nil {
+			return
+		}
+		hasAfter = true
+	}
+	unlock, err = s.begin(ctx, tenantName, false)
+	return
+}
+
 func matches(re *regexp.Regexp, name, description string) bool {
 	return re == nil || re.MatchString(name) || re.MatchString(description)
+}
+
+// decoder adapts a page-key decoder to listing, for the given tag.
+func decoder[P any](decode func(pageKey, tag string) (P, bool, error), tag string) func(string) (P, error) {
+	return func(pageKey string) (P, error) {
+		p, _, err := decode(pageKey, tag)
+		return p, err
+	}
 }
 
 func checkLimit(limit int) (int, error) {
