@@ -91,7 +91,14 @@ func Compile(doc *Document, st *Stickiness) (Policy, error) {
 	merge(&errs, "policy", err)
 	var sticky *Sticky
 	if st != nil {
-		sticky, err = st.Compile(r)
+		// When doc is invalid, r is a nil *Routed: compile st around no
+		// policy, only to report its own errors (a nil *Routed inside a
+		// Policy would be called for its agents).
+		var p Policy
+		if r != nil {
+			p = r
+		}
+		sticky, err = st.Compile(p)
 		merge(&errs, "stickiness", err)
 	}
 	if err := errs.Err(); err != nil {
