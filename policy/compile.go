@@ -143,11 +143,14 @@ type Sticky struct {
 // whose pins stay fresh for ttl (0: forever).
 func NewSticky(key *expr.Expr, ttl time.Duration, p Policy) *Sticky {
 	s := &Sticky{key: key, ttl: ttl, policy: p}
-	if a, ok := p.(Agenter); ok {
-		s.agents = a.Agents()
+	if a, ok := agentsOf(p); ok {
+		s.agents = a
 	}
 	return s
 }
+
+// agentsComplete reports whether Agents lists every agent s may pick.
+func (s *Sticky) agentsComplete() bool { return s.agents != nil }
 
 // Policy returns the wrapped policy.
 func (s *Sticky) Policy() Policy { return s.policy }

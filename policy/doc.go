@@ -129,8 +129,9 @@
 //
 // A [*Sticky] policy computes a sticky key for each session ([Sticky.Key]);
 // the router loads the pin stored for that key and passes it in the Request.
-// A pin decides while it is fresh (within its TTL), its agent is still named
-// by the policy, and that agent is available. Otherwise the wrapped policy
+// A pin decides while it is fresh (within its TTL), the policy can still pick
+// its agent (it is named by a target, with a weight above 0 in a weighted
+// one), and that agent is available. Otherwise the wrapped policy
 // decides and the Decision reports PinDue, so the router stores a new pin
 // ([Sticky.NewPin]). Sessions whose key is null or empty are not sticky.
 //

@@ -480,7 +480,9 @@ func TestCompile_Errors(t *testing.T) {
 		},
 		{
 			name: "ValidateUnreachable",
-			doc:  with(func(d *policy.Document) { d.Rules = append(d.Rules, policy.Rule{Match: "true", Targets: d.Rules[0].Targets}) }),
+			doc: with(func(d *policy.Document) {
+				d.Rules = append(d.Rules, policy.Rule{Match: "true", Targets: d.Rules[0].Targets})
+			}),
 			want: map[string]string{"policy.rules[2]": "unreachable"},
 		},
 		{
@@ -564,8 +566,8 @@ func TestCompile_Errors(t *testing.T) {
 		doc := valid()
 		doc.Rules[0].Match = "get('$.session.key') == = 'x'"
 		_, err := doc.Compile()
-		if err == nil || !strings.Contains(err.Error(), "rules[0].match: syntax error at position 24") {
-			t.Errorf("err = %v, want rules[0].match: syntax error at position 24", err)
+		if err == nil || !strings.Contains(err.Error(), "rules[0].match: syntax error at position 25") {
+			t.Errorf("err = %v, want rules[0].match: syntax error at position 25", err)
 		}
 	})
 	t.Run("OK", func(t *testing.T) {
@@ -1267,5 +1269,34 @@ func TestChoose_Allocs(t *testing.T) {
 				t.Errorf("Choose allocates %v times per run, want 0", allocs)
 			}
 		})
+	}
+}
+
+// TestSticky_Choose_PinToWeightZero checks that ramping an option down to
+// weight 0 also stops the sessions pinned to it: the pin is ignored as
+// "not a target" and the policy decides again.
+func TestSticky_Choose_PinToWeightZero(t *testing.T) {
+	doc, err := policy.Parse([]byte(`{"type":"routed","rules":[{"targets":{"type":"weighted",` +
+		`"partition_by":"get('$.session.key')","options":[{"agent_key":"v1","weight":100},{"agent_key":"v2","weight":0}]}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Compile(doc, &policy.Stickiness{Key: "get('$.session.key')", TTLMinutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	req := &policy.Request{
+		Input:     expr.Input{Session: expr.Object{Key: "s-1"}},
+		StickyKey: "s-1",
+		Pin:       &policy.Pin{AgentKey: "v2", ExpiresAt: now.Add(time.Hour)},
+		Now:       now,
+	}
+	d, err := p.Choose(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.AgentKey != "v1" || d.Via != policy.ViaRule || d.PinIgnored != "not a target" || !d.PinDue {
+		t.Errorf("decision = %+v, want v1 via rule, pin ignored as not a target, pin due", d)
 	}
 }

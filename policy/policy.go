@@ -88,10 +88,10 @@ type MatchResult uint8
 
 // The results of a rule's match.
 const (
-	NotTried MatchResult = iota // the rule was not reached
-	Matched                     // match was true, or the rule is a catch-all
-	NotMatched                  // match was false
-	NotBoolean                  // match gave null, a number, a string...: not a match
+	NotTried   MatchResult = iota // the rule was not reached
+	Matched                       // match was true, or the rule is a catch-all
+	NotMatched                    // match was false
+	NotBoolean                    // match gave null, a number, a string...: not a match
 )
 
 var matchNames = [...]string{"not tried", "matched", "false", "not a boolean"}
@@ -125,7 +125,7 @@ type Decision struct {
 
 	// Rules is how many rules were tried, in order from the first; the match
 	// of each tried rule is reported by Match.
-	Rules int
+	Rules   int
 	matches [maxRecorded / 32]uint64 // 2 bits per rule; see Match
 
 	// Target is the type of the target that decided: "single", "weighted"
@@ -184,7 +184,7 @@ func (d *Decision) Match(i int) MatchResult {
 
 // String explains d in one line, for logs, for example
 //
-//	agent support-v2 via rule: rules[0] false, rules[1] matched; weighted on "u-42" chose option 1
+//	agent support-v2 via rule: rules[0] false, rules[1] matched; weighted on 'u-42' chose option 1
 func (d Decision) String() string {
 	var b strings.Builder
 	if d.AgentKey != "" {

@@ -103,8 +103,9 @@ type Case struct {
 // through its target. It is the compiled form of a Document (see Compile),
 // and the contract's only policy type.
 type Routed struct {
-	rules  []Case
-	agents []string
+	rules   []Case
+	agents  []string
+	partial bool // some target cannot list its agents: agents is incomplete
 }
 
 // NewRouted returns a routed policy over rules. A rule without Match must be
@@ -122,20 +123,40 @@ func NewRouted(rules []Case) (*Routed, error) {
 		if rule.Match == nil && i != len(rules)-1 {
 			return nil, fmt.Errorf("policy: rule %d is unreachable: it follows the catch-all rule", i+1)
 		}
-		if a, ok := rule.Target.(Agenter); ok {
-			for _, k := range a.Agents() {
-				if !seen[k] {
-					seen[k] = true
-					r.agents = append(r.agents, k)
-				}
+		agents, ok := agentsOf(rule.Target)
+		if !ok {
+			r.partial = true
+		}
+		for _, k := range agents {
+			if !seen[k] {
+				seen[k] = true
+				r.agents = append(r.agents, k)
 			}
 		}
 	}
 	return r, nil
 }
 
+// agentsOf returns every agent p may pick, and false when p cannot list
+// them all: it is not an Agenter, or it is a Routed or Sticky around a
+// policy that is not.
+func agentsOf(p Policy) ([]string, bool) {
+	if c, ok := p.(interface{ agentsComplete() bool }); ok && !c.agentsComplete() {
+		return nil, false
+	}
+	if a, ok := p.(Agenter); ok {
+		return a.Agents(), true
+	}
+	return nil, false
+}
+
+// agentsComplete reports whether Agents lists every agent r may pick.
+func (r *Routed) agentsComplete() bool { return !r.partial }
+
 // Agents returns every agent the rules' targets name, in order of first
-// appearance.
+// appearance. Agents of targets that cannot list them (such as a Func) are
+// left out; a Sticky around such a policy cannot tell which agents are
+// targets, and lets a pin to any agent decide.
 func (r *Routed) Agents() []string { return append([]string(nil), r.agents...) }
 
 // Choose tries the rules in order and lets the first matching rule's target

@@ -51,11 +51,15 @@ func NewWeighted(partitionBy *expr.Expr, options []Option) (*Weighted, error) {
 	return &Weighted{partitionBy: partitionBy, options: append([]Option(nil), options...)}, nil
 }
 
-// Agents returns the agent keys of the options, in order.
+// Agents returns the agent keys of the options it may pick (those with a
+// weight above 0), in order. A sticky pin to an option ramped down to 0 is
+// therefore ignored: weight 0 means no traffic, pinned or not.
 func (w *Weighted) Agents() []string {
-	keys := make([]string, len(w.options))
-	for i, o := range w.options {
-		keys[i] = o.AgentKey
+	keys := make([]string, 0, len(w.options))
+	for _, o := range w.options {
+		if o.Weight > 0 {
+			keys = append(keys, o.AgentKey)
+		}
 	}
 	return keys
 }
