@@ -141,9 +141,3 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
-
-func sortedCopy(s []string) []string {
-	c := slices.Clone(s)
-	slices.Sort(c)
-	return c
-}
