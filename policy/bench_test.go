@@ -115,3 +115,44 @@ func BenchmarkSticky_Key(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHandwritten_Routed5 is the ceiling for Choose_Routed5: the same
+// routing written directly in Go (the four match rules as map lookups and
+// comparisons, then the weighted split with the same hash and scores), with
+// no expression evaluation and no explanation.
+func BenchmarkHandwritten_Routed5(b *testing.B) {
+	in := benchInput()
+	options := []policy.Option{{AgentKey: "support-v1", Weight: 80}, {AgentKey: "support-v2", Weight: 15}, {AgentKey: "support-v3", Weight: 5}}
+	route := func(md map[string]any) string {
+		tenant, _ := md["tenant"].(string)
+		tier, _ := md["tier"].(string)
+		region, _ := md["region"].(string)
+		switch {
+		case tenant == "acme":
+			return "support-acme"
+		case tenant == "us" && tier == "gold":
+			return "support-gold"
+		case region == "eu-west" || region == "eu-north":
+			return "support-eu"
+		case tier == "trial":
+			return "support-trial"
+		}
+		user, _ := md["user_id"].(string)
+		var buf [64]byte
+		part := append(buf[:0], user...)
+		best, bestScore, bestWeight := -1, uint64(0), int64(0)
+		for i, o := range options {
+			s := policy.RendezvousScore(part, o.AgentKey)
+			if best < 0 || s*uint64(bestWeight) < bestScore*uint64(o.Weight) {
+				best, bestScore, bestWeight = i, s, o.Weight
+			}
+		}
+		return options[best].AgentKey
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if route(in.Session.Metadata) == "" {
+			b.Fatal("no agent")
+		}
+	}
+}

@@ -39,6 +39,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/agentalias/agentalias/event"
 	"github.com/agentalias/agentalias/internal/jsonvalue"
 	"github.com/agentalias/agentalias/internal/keys"
 	"github.com/agentalias/agentalias/internal/validate"
@@ -129,6 +130,12 @@ type Session struct {
 	// Secrets are write-only values handed to the agent; they are masked in
 	// every encoded or printed form.
 	Secrets Secrets `json:"secrets,omitempty"`
+
+	// PendingToolCalls are the client tool calls the agent is waiting on:
+	// recorded when a turn pauses for the client, cleared when a tool_output
+	// input answers them. They are not part of the session's JSON; the
+	// contract's outstanding_client_tool_calls operation lists them.
+	PendingToolCalls []event.PendingCall `json:"-"`
 
 	// ExpiresAt is when the session expires if nothing happens before then:
 	// the last activity plus TTIMinutes. Zero means never. It is not part of
@@ -290,6 +297,13 @@ func (s *Session) Clone() *Session {
 		c.Compaction = &v
 	}
 	c.Secrets = s.Secrets.Clone()
+	if s.PendingToolCalls != nil {
+		c.PendingToolCalls = make([]event.PendingCall, len(s.PendingToolCalls))
+		for i, p := range s.PendingToolCalls {
+			p.Arguments = jsonvalue.Clone(p.Arguments)
+			c.PendingToolCalls[i] = p
+		}
+	}
 	return &c
 }
 

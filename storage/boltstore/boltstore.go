@@ -65,6 +65,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -412,12 +413,24 @@ func u64(v uint64) []byte {
 }
 
 // timeKey encodes t so that keys sort by time; the zero time sorts first.
+// Times that int64 nanoseconds since 1970 cannot hold (before 1678, the zero
+// time included, or after 2262) saturate at the ends instead of wrapping
+// around, so that an expiry in the year 3000 is never due.
 func timeKey(t time.Time) []byte {
-	if t.IsZero() {
+	switch {
+	case t.Before(minNanoTime):
 		return u64(0)
+	case t.After(maxNanoTime):
+		return u64(math.MaxUint64)
 	}
 	return u64(uint64(t.UnixNano()) ^ 1<<63)
 }
+
+// The earliest and latest times UnixNano can represent.
+var (
+	minNanoTime = time.Unix(0, math.MinInt64)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
 
 func notFound(what, key string) error {
 	return fmt.Errorf("boltstore: %s %q: %w", what, key, storage.ErrNotFound)

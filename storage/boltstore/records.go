@@ -22,11 +22,12 @@ type aliasRecord struct {
 }
 
 type sessionRecord struct {
-	Session   *session.Session  `json:"session"`
-	Secrets   map[string]string `json:"secrets,omitempty"`
-	ExpiresAt time.Time         `json:"exp,omitzero"`
-	Revision  uint64            `json:"rev"`
-	Seq       uint64            `json:"seq"`
+	Session   *session.Session    `json:"session"`
+	Secrets   map[string]string   `json:"secrets,omitempty"`
+	Pending   []event.PendingCall `json:"pending,omitempty"`
+	ExpiresAt time.Time           `json:"exp,omitzero"`
+	Revision  uint64              `json:"rev"`
+	Seq       uint64              `json:"seq"`
 }
 
 type artifactRecord struct {
@@ -54,7 +55,7 @@ func decodeAlias(b []byte) (*alias.Alias, error) {
 }
 
 func encodeSession(s *session.Session, seq uint64) ([]byte, error) {
-	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, ExpiresAt: s.ExpiresAt, Revision: s.Revision, Seq: seq})
+	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Revision: s.Revision, Seq: seq})
 }
 
 func decodeSession(b []byte) (*session.Session, uint64, error) {
@@ -64,6 +65,7 @@ func decodeSession(b []byte) (*session.Session, uint64, error) {
 	}
 	s := r.Session
 	s.Secrets = r.Secrets
+	s.PendingToolCalls = r.Pending
 	s.ExpiresAt = r.ExpiresAt
 	s.Revision = r.Revision
 	return s, r.Seq, nil

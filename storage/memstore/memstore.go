@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -68,8 +69,27 @@ type sessionEntry struct {
 }
 
 type artKey struct {
-	t  int64 // UnixNano
+	t  int64 // nanos of the time
 	id string
+}
+
+// The earliest and latest times UnixNano can represent.
+var (
+	minNanoTime = time.Unix(0, math.MinInt64)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
+
+// nanos is t.UnixNano for ordering, saturated for the times an int64 cannot
+// hold (before 1678, the zero time included, or after 2262), for which
+// UnixNano wraps around.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanoTime):
+		return math.MinInt64
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 func cmpArtKey(a, b artKey) int {
@@ -624,8 +644,8 @@ func (s *Store) CreateArtifact(ctx context.Context, tenantName string, a *artifa
 	}
 	c := a.Clone()
 	e.artifacts[c.ID] = c
-	e.byCreated.Set(artKey{c.CreatedAt.UnixNano(), c.ID}, c)
-	e.byUpdated.Set(artKey{c.UpdatedAt.UnixNano(), c.ID}, c)
+	e.byCreated.Set(artKey{nanos(c.CreatedAt), c.ID}, c)
+	e.byUpdated.Set(artKey{nanos(c.UpdatedAt), c.ID}, c)
 	return nil
 }
 
@@ -784,8 +804,8 @@ func (s *Store) Sweep(ctx context.Context, now time.Time, limit int) (int, error
 				}
 				if a.Expired(now) {
 					delete(e.artifacts, id)
-					e.byCreated.Delete(artKey{a.CreatedAt.UnixNano(), id})
-					e.byUpdated.Delete(artKey{a.UpdatedAt.UnixNano(), id})
+					e.byCreated.Delete(artKey{nanos(a.CreatedAt), id})
+					e.byUpdated.Delete(artKey{nanos(a.UpdatedAt), id})
 					n++
 				}
 			}

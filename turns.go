@@ -1,0 +1,327 @@
+package agentalias
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/agentalias/agentalias/event"
+	"github.com/agentalias/agentalias/internal/jsonvalue"
+	"github.com/agentalias/agentalias/session"
+)
+
+// The input types a session accepts.
+const (
+	InputMessage    = "input_message" // new messages from the user; the default
+	InputInterrupt  = "interrupt"     // cancel the running turn
+	InputToolOutput = "tool_output"   // results of client tool calls the agent waits on
+)
+
+// Input is what a client submits to a session (the contract's
+// CreateInputRequest).
+type Input struct {
+	// Type is InputMessage (when ""), InputInterrupt or InputToolOutput.
+	Type string
+
+	// Messages are the parts of an input message.
+	Messages []event.Input
+
+	// ToolOutputs answer the session's outstanding client tool calls.
+	ToolOutputs []ToolOutput
+}
+
+// ToolOutput is the result of one client tool call.
+type ToolOutput struct {
+	// Type is "success" or "error".
+	Type string
+	// EventID is the id of the tool_input event of the call.
+	EventID string
+	// Output is the tool's result, for "success".
+	Output map[string]any
+	// Error describes the failure, for "error": a string or a JSON object.
+	Error any
+}
+
+// Response is the outcome of one input: every event delivered during the
+// turn, the input's own event first.
+type Response struct {
+	SessionKey string
+	Events     []*event.Event
+}
+
+// validate checks in and fills the default type.
+func (in *Input) validate() error {
+	if in.Type == "" {
+		in.Type = InputMessage
+	}
+	fields := map[string]string{}
+	switch in.Type {
+	case InputMessage:
+		if len(in.Messages) == 0 {
+			fields["messages"] = "at least one message is required"
+		}
+		for i, m := range in.Messages {
+			p := fmt.Sprintf("messages[%d]", i)
+			switch m.Type {
+			case event.InputText:
+			case event.InputSkill:
+				if m.SkillName == "" {
+					fields[p+".skill_name"] = "is required"
+				}
+			default:
+				fields[p+".type"] = fmt.Sprintf("unknown input type %q; want text or skill", m.Type)
+			}
+		}
+	case InputInterrupt:
+	case InputToolOutput:
+		if len(in.ToolOutputs) == 0 {
+			fields["tool_outputs"] = "at least one tool output is required"
+		}
+		for i, o := range in.ToolOutputs {
+			p := fmt.Sprintf("tool_outputs[%d]", i)
+			if o.Type != "success" && o.Type != "error" {
+				fields[p+".type"] = `must be "success" or "error"`
+			}
+			if !event.ValidID(o.EventID) {
+				fields[p+".event_id"] = "must match aev_[0-9a-zA-Z_-]+"
+			}
+			if m, err := jsonvalue.Object(o.Output); err != nil {
+				fields[p+".output"] = "must be a JSON object"
+			} else {
+				in.ToolOutputs[i].Output = m
+			}
+			if v, err := jsonvalue.Normalize(o.Error); err != nil {
+				fields[p+".error"] = "must be a string or a JSON object"
+			} else {
+				in.ToolOutputs[i].Error = v
+			}
+		}
+	default:
+		return &Error{Code: Invalid, Message: fmt.Sprintf("unsupported input type %q: this library accepts input_message, interrupt and tool_output", in.Type),
+			Fields: map[string]string{"type": "unsupported input type"}}
+	}
+	if len(fields) > 0 {
+		return &Error{Code: Invalid, Message: "invalid input", Fields: fields}
+	}
+	return nil
+}
+
+// turnKey names a session across tenants.
+type turnKey struct{ tenant, session string }
+
+// running is a turn in progress.
+type running struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+var errInterrupted = errors.New("interrupted by the client")
+
+// Submit sends one input to a session and, for an input message or tool
+// output, runs the session's agent for one turn. onEvent, if not nil,
+// receives every event as it is delivered (for streaming), on the agent's
+// goroutine; it must not block for long.
+//
+// A second input while a turn is running is Conflict ("Session is already
+// running."); an interrupt cancels the running turn and waits for it to end.
+// If the agent fails or panics, Submit returns what was delivered so far and
+// an Internal error; the session stays usable. Cancelling ctx (a client that
+// disconnects) cancels the turn.
+func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string, in Input, onEvent func(*event.Event)) (*Response, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	sess, err := r.session(ctx, scope, sessionKey)
+	if err != nil {
+		return nil, err
+	}
+	tk := turnKey{r.tenant, sess.Key}
+	if in.Type == InputInterrupt {
+		return r.interrupt(tk, sess.Key, onEvent), nil
+	}
+	if !sess.Enabled {
+		return nil, &Error{Code: Conflict, Message: "The session is disabled and does not accept input."}
+	}
+	agent := r.agent(sess.AgentKey)
+	if agent == nil {
+		return nil, &Error{Code: Unavailable, Message: fmt.Sprintf("agent %s is not registered", sess.AgentKey)}
+	}
+	var answered map[string]event.PendingCall
+	if in.Type == InputToolOutput {
+		if answered, err = checkToolOutputs(sess, in.ToolOutputs); err != nil {
+			return nil, err
+		}
+	}
+
+	// One turn at a time per session.
+	turnCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	run := &running{cancel: cancel, done: make(chan struct{})}
+	r.turnsMu.Lock()
+	if r.closed.Load() {
+		r.turnsMu.Unlock()
+		return nil, &Error{Code: Unavailable, Message: "the router is closed"}
+	}
+	if r.turns[tk] != nil {
+		r.turnsMu.Unlock()
+		return nil, &Error{Code: Conflict, Message: "Session is already running."}
+	}
+	r.turns[tk] = run
+	r.turnsMu.Unlock()
+	defer func() {
+		r.turnsMu.Lock()
+		delete(r.turns, tk)
+		r.turnsMu.Unlock()
+		close(run.done)
+	}()
+
+	history, err := r.allEvents(ctx, sess.Key)
+	if err != nil {
+		return nil, err
+	}
+	t := &Turn{Session: sess, Input: in, History: history, r: r, emit: onEvent}
+
+	// The input itself is the first event of the turn.
+	if err := r.recordInput(t, answered); err != nil {
+		t.end()
+		return nil, err
+	}
+	sess, err = r.changeSession(ctx, sess.Key, func(s *session.Session) {
+		s.Status = session.Running
+		s.Touch(r.now())
+		if in.Type == InputToolOutput {
+			s.PendingToolCalls = remaining(s.PendingToolCalls, answered)
+		}
+	})
+	if err != nil {
+		t.end()
+		return nil, err
+	}
+	t.Session.Status, t.Session.Revision = session.Running, sess.Revision
+	t.Session.PendingToolCalls = sess.PendingToolCalls
+
+	runErr := runAgent(turnCtx, agent, t)
+	cause := context.Cause(turnCtx)
+	if errors.Is(cause, errInterrupted) || errors.Is(cause, errClosing) {
+		t.Emit(&event.Event{Type: event.SessionInterrupted})
+		runErr = nil
+	}
+	events := t.end()
+
+	// Record the outcome whatever happened: the session must not stay
+	// "running".
+	_, err = r.changeSession(context.Background(), sess.Key, func(s *session.Session) {
+		s.Status = session.Stopped
+		s.Touch(r.now())
+		if t.step != nil {
+			s.CurrentStepName = t.step
+		}
+		if t.usage != nil {
+			s.ContextUsage = t.usage
+		}
+		if t.paused {
+			s.PendingToolCalls = append(s.PendingToolCalls, t.pending...)
+		}
+	})
+	resp := &Response{SessionKey: sess.Key, Events: events}
+	if runErr != nil {
+		r.log.Error("agentalias: agent failed", "agent", sess.AgentKey, "session", sess.Key, "tenant", r.tenant, "err", runErr)
+		return resp, &Error{Code: Internal, Message: fmt.Sprintf("agent %s failed; the turn was ended", sess.AgentKey), Err: runErr}
+	}
+	if err != nil && !errors.Is(err, errGone) {
+		return resp, err
+	}
+	return resp, nil
+}
+
+// runAgent runs one turn, turning a panic into an error.
+func runAgent(ctx context.Context, a Agent, t *Turn) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("agent panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return a.Run(ctx, t)
+}
+
+// interrupt cancels the running turn of a session, if any, and waits for it
+// to end.
+func (r *AliasRouter) interrupt(tk turnKey, sessionKey string, onEvent func(*event.Event)) *Response {
+	r.turnsMu.Lock()
+	run := r.turns[tk]
+	r.turnsMu.Unlock()
+	if run != nil {
+		run.cancel(errInterrupted)
+		<-run.done
+	}
+	ev := &event.Event{ID: event.NewID(r.token()), SessionKey: sessionKey, CreatedAt: r.now(), Type: event.SessionInterrupted}
+	if onEvent != nil {
+		onEvent(ev.Clone())
+	}
+	return &Response{SessionKey: sessionKey, Events: []*event.Event{ev}}
+}
+
+// checkToolOutputs matches tool outputs to the session's outstanding calls.
+func checkToolOutputs(sess *session.Session, outs []ToolOutput) (map[string]event.PendingCall, error) {
+	pending := map[string]event.PendingCall{}
+	for _, c := range sess.PendingToolCalls {
+		pending[c.EventID] = c
+	}
+	answered := map[string]event.PendingCall{}
+	fields := map[string]string{}
+	for i, o := range outs {
+		c, ok := pending[o.EventID]
+		switch {
+		case !ok:
+			fields[fmt.Sprintf("tool_outputs[%d].event_id", i)] = "the session has no outstanding client tool call with this id"
+		case answered[o.EventID].EventID != "":
+			fields[fmt.Sprintf("tool_outputs[%d].event_id", i)] = "answered twice"
+		default:
+			answered[o.EventID] = c
+		}
+	}
+	if len(fields) > 0 {
+		return nil, &Error{Code: Invalid, Message: "invalid tool outputs", Fields: fields}
+	}
+	return answered, nil
+}
+
+func remaining(calls []event.PendingCall, answered map[string]event.PendingCall) []event.PendingCall {
+	var out []event.PendingCall
+	for _, c := range calls {
+		if _, ok := answered[c.EventID]; !ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// recordInput stores the input of a turn as its first event(s).
+func (r *AliasRouter) recordInput(t *Turn, answered map[string]event.PendingCall) error {
+	in := t.Input
+	if in.Type == InputMessage {
+		return t.Emit(&event.Event{Type: event.InputMessage, Messages: in.Messages})
+	}
+	for _, o := range in.ToolOutputs {
+		call := answered[o.EventID]
+		ev := &event.Event{
+			Type: event.ToolOutput, ToolCallID: o.EventID,
+			ToolConfigurationName: call.ToolConfigurationName, ToolName: call.ToolName,
+			ToolOutput: o.Output, Error: o.Type == "error",
+		}
+		if ev.ToolConfigurationName == "" {
+			ev.ToolConfigurationName = call.ToolName
+		}
+		if o.Type == "error" {
+			ev.ToolOutput = map[string]any{"error": o.Error}
+		}
+		if err := t.Emit(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
