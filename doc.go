@@ -1,52 +1,106 @@
 // Package agentalias gives agents stable public names.
 //
 // An alias is a stable key, such as "support", that maps to one or more
-// agents under a routing policy. A host application registers its own agents,
-// creates aliases, and creates sessions through an alias: the alias's policy
-// picks the agent that owns each new session, once, at creation. Later policy
-// changes never move an existing session. The library stores aliases,
-// sessions, their events and artifacts, runs the host's agent for each input,
-// and can serve everything as a REST API compatible with Vectara's
-// /v2/agent_aliases.
+// agents under a routing policy. A host application registers its own
+// agents, creates aliases, and creates sessions through an alias: the
+// alias's policy picks the agent that owns each new session, once, at
+// creation. Later policy changes never move an existing session. The library
+// stores aliases, sessions, their events and artifacts, runs the host's agent
+// for each input, and can serve everything as a REST API compatible with
+// Vectara's /v2/agent_aliases.
+//
+// # Quick start
+//
+//	r, err := agentalias.New(memstore.New(), &agentalias.Options{
+//		Agents: map[string]agentalias.Agent{"support-v1": v1, "support-v2": v2},
+//	})
+//	...
+//	r.CreateAlias(ctx, alias.Params{Key: "support", Name: "Support", Policy: pol})
+//	s, err := r.CreateSession(ctx, agentalias.ViaAlias("support"), session.Params{
+//		Metadata: map[string]any{"user_id": "u-42"},
+//	})
+//	resp, err := r.Submit(ctx, agentalias.ViaAlias("support"), s.Key,
+//		agentalias.Input{Messages: []event.Input{event.Text("Hi!")}}, nil)
+//
+// See Example for the whole program.
 //
 // # Packages
 //
 // The module is layered, with dependencies pointing inward:
 //
-//   - policy: the routing policy documents (the contract's "routed" policy
-//     with "single" and "weighted" targets, plus our "fallback" target and
-//     "stickiness"), their JSON and their validation.
+//   - agentalias (this package): AliasRouter, the one type a host holds.
+//   - policy: routing policy documents and the engine that compiles and
+//     evaluates them; policy/expr: the UserFn expression language.
 //   - alias, session, event, artifact: the domain types, their JSON (the
 //     REST contract's field names and shapes), validation, keys and patches.
 //   - storage: the Storage interface and its errors; storage/memstore keeps
-//     state in memory, and storage/storagetest is the conformance suite every
-//     store passes.
+//     state in memory, storage/boltstore in one bbolt file, and
+//     storage/storagetest is the conformance suite every store passes.
 //
-// # Policies
+// # Agents
 //
-// A policy is an ordered list of rules. The first rule whose "match"
-// expression is true decides; a rule without "match" is a catch-all and must
-// be the last one. A rule's targets name one agent ("single"), split traffic
-// by weight on a partition value ("weighted"), or list agents in order of
-// preference ("fallback"). See package policy.
+// An Agent runs one turn of a session: it sees the session (with its
+// secrets), the input and the history, and reports what it does through the
+// Turn (Reply, Think, Emit, SaveArtifact, AwaitClientTools). Every event is
+// stored as it comes and delivered live to a streaming caller. One turn runs
+// at a time per session: a second input is Conflict, and an interrupt
+// cancels the running turn. An agent's error or panic ends the turn with an
+// Internal error; what it emitted before stays, and the session stays
+// usable.
 //
-// # Storage
+// # Routing
 //
-// Everything is stored behind storage.Storage, scoped to a tenant. The
-// in-memory store (storage/memstore) is supported, not a toy: use it in unit
-// tests and in hosts that can lose their state on restart.
+// Creating a session through an alias evaluates the alias's policy once,
+// against the contract's routing context ({"agent": the alias's key, name,
+// description and metadata; "session": the session being created;
+// "currentDate"}), and stores the chosen agent_key and the alias_key on the
+// session. Replacing a policy is atomic: each session creation sees the old
+// policy or the new one. Compiled policies are cached by the alias's
+// revision in the store, so a replacement made through another router that
+// shares the store takes effect at once. Options.Available lets fallback
+// targets, weighted targets and sticky pins skip agents that are down;
+// Options.Observe receives every decision with its explanation.
+//
+// # Tenants
+//
+// Every alias, session, event, artifact and sticky pin belongs to a tenant.
+// Single-tenant hosts never see it (the default tenant ""); Tenant returns a
+// view of the router scoped to one tenant, in which another tenant's
+// resources answer NotFound, exactly as if absent.
+//
+// # Decisions where the contract is silent
+//
+//   - A disabled alias refuses new sessions (NotFound, "Alias not found or
+//     not currently active"); its existing sessions keep working through
+//     the alias and through their agent.
+//   - Deleting an alias is Conflict while an enabled, unexpired session
+//     created through it exists, or while Options.CanDeleteAlias objects.
+//     Its sessions keep their alias_key and stay reachable through their
+//     agent.
+//   - Session reads mask secrets as "****"; only Turn.Session carries them.
+//   - Expired sessions and artifacts are invisible at once and deleted by a
+//     sweeper every Options.SweepInterval.
+//   - A session whose turn is running cannot be deleted (Conflict): interrupt
+//     it first.
+//   - Input types other than input_message, interrupt and tool_output are
+//     Invalid ("unsupported input type").
+//   - An interrupt with no running turn does nothing and still answers with
+//     a session_interrupted event.
 //
 // # Errors
 //
-// Invalid input is reported field by field: validation errors have a method
-// FieldErrors() map[string]string whose keys are JSON paths such as
-// "policy.rules[2].targets.options[0].weight". Stores report the sentinels of
-// package storage (storage.ErrNotFound, storage.ErrExists, ...), which callers
-// test with errors.Is.
+// Every error the router returns is an *Error with a Code from a closed set
+// (Invalid, NotFound, AlreadyExists, Conflict, Forbidden, Unavailable,
+// TooLarge, Internal), a message safe to show to clients, field errors for
+// invalid input (JSON paths such as "policy.rules[2].targets.options[0].weight"),
+// and its cause. errors.Is works with both the code's sentinel
+// (agentalias.ErrNotFound) and the cause (storage.ErrNotFound). A request
+// that fails changes nothing.
 //
 // # Concurrency
 //
-// Stores and their values are safe for concurrent use as documented on each
-// type. Domain values (alias.Alias, session.Session, ...) are plain structs:
-// stores copy them in and out, so callers never share memory with a store.
+// AliasRouter, both stores and every built-in policy are safe for concurrent
+// use. Domain values (alias.Alias, session.Session, ...) are plain structs
+// that the stores copy in and out. The router starts one goroutine, the
+// sweeper; Close stops it, cancels running turns and waits for them.
 package agentalias
