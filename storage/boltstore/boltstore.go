@@ -24,7 +24,10 @@
 // if bbolt itself fails while applying a write, the batch is rolled back and
 // its writes are retried one transaction each, so exactly the faulty write
 // fails. If a commit fails (a full disk, an I/O error), every write in it
-// fails and nothing of it is visible. Reads run concurrently with writes, in
+// fails; a bbolt commit is atomic, so the file never holds part of a batch.
+// (One corner: if the final sync fails after bbolt wrote its meta page, the
+// whole batch may still be there after a restart, although it was reported
+// as failed.) Reads run concurrently with writes, in
 // their own read transactions.
 //
 // Options.NoSync skips the sync to disk: it is fast and unsafe, for tests.
@@ -162,7 +165,11 @@ func Open(path string, opts *Options) (*Store, error) {
 	db, err := bolt.Open(path, o.FileMode, &bolt.Options{Timeout: timeout, NoSync: o.NoSync, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("boltstore: open %s: the file is locked by another process (waited %v): %w", path, o.Timeout, err)
+			waited := fmt.Sprintf("waited %v", o.Timeout)
+			if o.Timeout < 0 {
+				waited = "did not wait"
+			}
+			return nil, fmt.Errorf("boltstore: open %s: the file is locked by another process, or by another Store in this one (%s): %w", path, waited, err)
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
@@ -185,6 +192,22 @@ func Open(path string, opts *Options) (*Store, error) {
 // initSchema checks the schema version of an existing file, or writes it
 // into a new one.
 func initSchema(db *bolt.DB) error {
+	// Opening an existing store only reads: it must work on a full disk.
+	var current bool
+	err := db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil
+		}
+		if v := meta.Get(keyVersion); string(v) != SchemaVersion {
+			return fmt.Errorf("the file has schema version %q; this version of boltstore reads only version %s", v, SchemaVersion)
+		}
+		current = true
+		return nil
+	})
+	if err != nil || current {
+		return err
+	}
 	return db.Update(func(tx *bolt.Tx) error {
 		if meta := tx.Bucket(bucketMeta); meta != nil {
 			v := meta.Get(keyVersion)

@@ -42,7 +42,7 @@ import (
 // from the acknowledgements alone.
 
 const (
-	crashRounds  = 16
+	crashRounds  = 12
 	crashWorkers = 8
 	crashSeedEnv = "BOLTSTORE_CRASH_SEED"
 )

@@ -62,11 +62,11 @@ const (
 
 var (
 	diffBase = time.Date(2026, 6, 2, 10, 0, 0, 0, time.UTC)
-	// Beyond what int64 nanoseconds since 1970 hold.
+	// diffFar is later than int64 nanoseconds since 1970 can hold.
 	diffFar = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
-	// The last is 255 bytes.
+	// diffTenants ends with a tenant of MaxTenantLen bytes.
 	diffTenants = []string{"", "acme", "acme-eu", "東京/eu", strings.Repeat("é", 127) + "x"}
-	// Not valid UTF-8: an invalid tenant.
+	// diffBad is not valid UTF-8, so not a valid tenant.
 	diffBad      = "\xffbad"
 	diffAliases  = diffKeys("al-", 10)
 	diffSessions = diffKeys("s-", 30)
@@ -714,6 +714,23 @@ func (w *worker) mutateSession(s *session.Session) {
 	} else if w.chance(0.2) {
 		s.Secrets = nil
 	}
+	if w.chance(0.2) {
+		s.PendingToolCalls = w.pendingCalls()
+	} else if w.chance(0.2) {
+		s.PendingToolCalls = nil
+	}
+}
+
+func (w *worker) pendingCalls() []event.PendingCall {
+	var calls []event.PendingCall
+	for range w.r.IntN(3) {
+		var args map[string]any
+		if w.chance(0.5) {
+			args = w.object(0)
+		}
+		calls = append(calls, event.PendingCall{EventID: w.eventID(), ToolConfigurationName: w.word() + "x", ToolName: w.word() + "x", Arguments: args})
+	}
+	return calls
 }
 
 func (w *worker) eventID() string {
@@ -776,13 +793,7 @@ func (w *worker) newEvent(sessionKey, id string) *event.Event {
 	case event.StepTransitionLimitExceeded:
 		e.Message, e.TransitionLimit = w.word(), int64(w.r.IntN(50))
 	case event.ClientToolPending:
-		for range w.r.IntN(3) {
-			var args map[string]any
-			if w.chance(0.5) {
-				args = w.object(0)
-			}
-			e.PendingCalls = append(e.PendingCalls, event.PendingCall{EventID: "aev_p", ToolConfigurationName: str(), ToolName: str(), Arguments: args})
-		}
+		e.PendingCalls = w.pendingCalls()
 	case event.ImageRead:
 		e.ArtifactID = pick(w.r, diffArtIDs)
 		if w.chance(0.5) {

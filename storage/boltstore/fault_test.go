@@ -275,7 +275,8 @@ const (
 // limited, from several goroutines, until each has seen a failure and tried
 // a few more writes. It prints "S <key> <size>" for every acknowledged write
 // and "F <key> <size>" for every failed one, the errors on stderr, and DONE
-// at the end. It prints VIOLATION on stderr if it sees a failed write.
+// at the end. It prints VIOLATION on stderr if a failed write is visible in
+// the live store or fails with a storage error.
 func helperFullDisk(path, _ string) int {
 	signal.Ignore(syscall.SIGXFSZ) // fail with EFBIG instead of dying
 	var lim syscall.Rlimit

@@ -135,6 +135,10 @@ func fill(t *testing.T, st storage.Storage, tenant, tag string) *tenantData {
 	s1.Status = session.Stopped
 	s1.ContextUsage = &session.ContextUsage{InputTokens: session.InputTokens{Count: 100, CachedTokens: 20}, OutputTokens: session.OutputTokens{Count: 50, ReasoningTokens: 7}, TotalTokens: 150, ModelContextWindow: 200000}
 	s1.Metadata["updated"] = true
+	s1.PendingToolCalls = []event.PendingCall{
+		{EventID: "aev_tin1", ToolConfigurationName: "client-cfg", ToolName: "pick_file", Arguments: map[string]any{"dir": "/tmp", "depth": float64(2), "opts": []any{"a", true}}},
+		{EventID: "aev_tin2", ToolConfigurationName: "client-cfg", ToolName: "confirm"},
+	}
 	s1.ExpiresAt = ms(2000).Add(365 * 24 * time.Hour)
 	s1, err = st.UpdateSession(ctx, tenant, s1)
 	must(err)
