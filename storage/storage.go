@@ -351,7 +351,9 @@ type Pins interface {
 type Sweeper interface {
 	// Sweep deletes, across all tenants, up to limit items expired at now:
 	// sessions (each counted as one item, its events and artifacts going
-	// with it), artifacts, and pins. It returns how many it deleted; fewer
-	// than limit means none are left. A limit below 1 is ErrInvalid.
+	// with it), artifacts, and pins. It returns how many it deleted (an
+	// expired artifact of an expired session may or may not count on its
+	// own); fewer than limit means none are left. A limit below 1 is
+	// ErrInvalid.
 	Sweep(ctx context.Context, now time.Time, limit int) (int, error)
 }

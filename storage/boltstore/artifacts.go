@@ -17,6 +17,9 @@ func (s *Store) CreateArtifact(ctx context.Context, tenant string, a *artifact.A
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	if err := checkTenant(tenant); err != nil {
+		return err
+	}
 	if !artifact.ValidID(a.ID) {
 		return invalid("artifact id %q", a.ID)
 	}

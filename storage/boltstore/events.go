@@ -16,6 +16,9 @@ func (s *Store) AppendEvents(ctx context.Context, tenant, sessionKey string, evs
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	if err := checkTenant(tenant); err != nil {
+		return err
+	}
 	recs := make([][]byte, len(evs))
 	seen := make(map[string]bool, len(evs))
 	for i, ev := range evs {
