@@ -183,7 +183,7 @@ func (h *Handler) stream(c *call, sc agentalias.Scope, key string, in agentalias
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		enc.Encode(v)
-		fmt.Fprintf(c.w, "event: %s\ndata: %s\n", typ, bytes.TrimSpace(buf.Bytes()))
+		fmt.Fprintf(c.w, "event: %s\ndata: %s\n\n", typ, bytes.TrimSpace(buf.Bytes()))
 		if flusher != nil {
 			flusher.Flush()
 		}
