@@ -38,7 +38,7 @@ func (r *AliasRouter) CreateAlias(ctx context.Context, p alias.Params) (*alias.A
 		}
 		return nil, classify(err, "alias", a.Key)
 	}
-	r.policies.Store(cacheKey{r.tenant, stored.Key}, &compiled{revision: stored.Revision, policy: compiledPolicy})
+	r.policies.Store(cacheKey{r.tenant, stored.Key}, newCompiled(stored, compiledPolicy))
 	return stored, nil
 }
 
@@ -61,7 +61,7 @@ func (r *AliasRouter) compile(doc *policy.Document, st *policy.Stickiness) (poli
 func (r *AliasRouter) policyFor(a *alias.Alias) (policy.Policy, error) {
 	key := cacheKey{r.tenant, a.Key}
 	if v, ok := r.policies.Load(key); ok {
-		if c := v.(*compiled); c.revision == a.Revision {
+		if c := v.(*compiled); c.validFor(a) {
 			return c.policy, nil
 		}
 	}
@@ -71,8 +71,21 @@ func (r *AliasRouter) policyFor(a *alias.Alias) (policy.Policy, error) {
 		// caller's fault.
 		return nil, &Error{Code: Internal, Message: "the alias's stored policy does not compile", Err: err}
 	}
-	r.policies.Store(key, &compiled{revision: a.Revision, policy: p})
+	r.policies.Store(key, newCompiled(a, p))
 	return p, nil
+}
+
+// newCompiled returns the cache entry for p, compiled from a's policy.
+func newCompiled(a *alias.Alias, p policy.Policy) *compiled {
+	return &compiled{revision: a.Revision, doc: a.Policy.Clone(), st: a.Stickiness.Clone(), policy: p}
+}
+
+// validFor reports whether c was compiled from a's policy and stickiness.
+func (c *compiled) validFor(a *alias.Alias) bool {
+	if c.revision != a.Revision || !c.doc.Equal(&a.Policy) || (c.st == nil) != (a.Stickiness == nil) {
+		return false
+	}
+	return c.st == nil || *c.st == *a.Stickiness
 }
 
 // Alias returns the alias with key, or NotFound.
@@ -175,7 +188,7 @@ func (r *AliasRouter) ReplacePolicy(ctx context.Context, key string, doc policy.
 	if err != nil {
 		return nil, err
 	}
-	r.policies.Store(cacheKey{r.tenant, key}, &compiled{revision: updated.Revision, policy: compiledPolicy})
+	r.policies.Store(cacheKey{r.tenant, key}, newCompiled(updated, compiledPolicy))
 	return updated, nil
 }
 

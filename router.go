@@ -97,9 +97,14 @@ type core struct {
 
 type cacheKey struct{ tenant, alias string }
 
-// compiled is a cached compiled policy, valid for one revision of its alias.
+// compiled is a cached compiled policy, valid for one revision of its alias
+// and the policy it was compiled from: an alias deleted and created again
+// (perhaps through another router sharing the store) starts over at
+// revision 1.
 type compiled struct {
 	revision uint64
+	doc      *policy.Document
+	st       *policy.Stickiness
 	policy   policy.Policy
 }
 

@@ -128,7 +128,7 @@ func masked(s *session.Session) *session.Session {
 // Unavailable. Through an agent (ViaAgent), the agent must be registered.
 // A key already in use is AlreadyExists; without a key, one is generated
 // from the name.
-func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.Params) (*session.Session, error) {
+func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.Params) (_ *session.Session, err error) {
 	if err := r.check(ctx); err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.
 	now := r.now()
 	key := p.Key
 	if key == "" {
-		key = session.KeyFromName(p.Name, r.token()[:8])
+		key = session.KeyFromName(p.Name, r.keySuffix())
 	}
 	var (
 		agentKey, aliasKey = scope.agentKey, ""
@@ -149,11 +149,17 @@ func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.
 	)
 	if scope.aliasKey != "" {
 		aliasKey = scope.aliasKey
-		var err error
-		agentKey, pin, err = r.route(ctx, scope.aliasKey, key, &p, now)
+		var res *Resolution
+		agentKey, pin, res, err = r.route(ctx, scope.aliasKey, key, &p, now)
 		if err != nil {
 			return nil, err
 		}
+		// Observe the decision once its outcome is known: a session that
+		// cannot be stored after all is reported with its error.
+		defer func() {
+			res.SessionKey, res.Err = key, err
+			r.observe(ctx, *res)
+		}()
 	} else if r.agent(agentKey) == nil {
 		return nil, &Error{Code: NotFound, Message: "Agent not found", ID: agentKey}
 	}
@@ -173,7 +179,7 @@ func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.
 		stored, err := r.store.CreateSession(ctx, r.tenant, s)
 		switch {
 		case errors.Is(err, storage.ErrExists) && p.Key == "" && attempt < 3:
-			key = session.KeyFromName(p.Name, r.token()[:8])
+			key = session.KeyFromName(p.Name, r.keySuffix())
 			continue
 		case errors.Is(err, storage.ErrExists):
 			return nil, &Error{Code: AlreadyExists, Message: fmt.Sprintf("A session with key %q already exists.", key), Err: err}
@@ -182,17 +188,24 @@ func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.
 		case err != nil:
 			return nil, classify(err, "session", key)
 		}
-		if pin != nil {
-			r.storePin(ctx, pin)
-		}
 		if src != nil {
 			if err := r.fork(ctx, src, stored.Key, p.FromSession.IncludeUpToEventID); err != nil {
 				r.store.DeleteSession(context.Background(), r.tenant, stored.Key)
 				return nil, err
 			}
 		}
+		if pin != nil {
+			r.storePin(ctx, pin)
+		}
 		return masked(stored), nil
 	}
+}
+
+// keySuffix returns the random suffix of a generated session key: the first
+// 8 characters of a new token (Options.NewID may return fewer).
+func (c *core) keySuffix() string {
+	t := c.token()
+	return t[:min(len(t), 8)]
 }
 
 // pinWrite is a sticky pin to store after a session is created.
@@ -200,8 +213,10 @@ type pinWrite struct {
 	pin, prev *storage.Pin
 }
 
-// route resolves the agent of a new session through an alias.
-func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p *session.Params, now time.Time) (string, *pinWrite, error) {
+// route resolves the agent of a new session through an alias. A failed
+// resolution is observed here; a successful one is returned for the caller
+// to observe once the session is stored (or fails to be).
+func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p *session.Params, now time.Time) (string, *pinWrite, *Resolution, error) {
 	start := time.Now()
 	a, err := r.store.Alias(ctx, r.tenant, aliasKey)
 	if err == nil && !a.Enabled {
@@ -209,13 +224,13 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 	}
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return "", nil, &Error{Code: NotFound, Message: "Alias not found or not currently active", ID: aliasKey, Err: err}
+			return "", nil, nil, &Error{Code: NotFound, Message: "Alias not found or not currently active", ID: aliasKey, Err: err}
 		}
-		return "", nil, classify(err, "alias", aliasKey)
+		return "", nil, nil, classify(err, "alias", aliasKey)
 	}
 	pol, err := r.policyFor(a)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	req := policy.Request{
 		Input:     routingInput(a, sessionKey, p, now),
@@ -232,7 +247,7 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 			case errors.Is(err, storage.ErrNotFound):
 				stored = nil
 			case err != nil:
-				return "", nil, classify(err, "pin", k)
+				return "", nil, nil, classify(err, "pin", k)
 			default:
 				req.Pin = &policy.Pin{AgentKey: stored.AgentKey, ExpiresAt: stored.ExpiresAt}
 			}
@@ -246,9 +261,8 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 	if err != nil {
 		res.Decision.AgentKey = ""
 		r.observe(ctx, res)
-		return "", nil, classify(err, "session", sessionKey)
+		return "", nil, nil, classify(err, "session", sessionKey)
 	}
-	r.observe(ctx, res)
 	var pin *pinWrite
 	if d.PinDue {
 		np := sticky.NewPin(d, now)
@@ -257,7 +271,7 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 			prev: stored,
 		}
 	}
-	return d.AgentKey, pin, nil
+	return d.AgentKey, pin, &res, nil
 }
 
 // storePin records a sticky pin. Of two sessions racing to pin the same key,

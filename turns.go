@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
+	"time"
 
 	"github.com/agentalias/agentalias/event"
 	"github.com/agentalias/agentalias/internal/jsonvalue"
@@ -78,6 +80,8 @@ func (in *Input) validate() error {
 		if len(in.ToolOutputs) == 0 {
 			fields["tool_outputs"] = "at least one tool output is required"
 		}
+		// The slice is the caller's: normalise a copy.
+		in.ToolOutputs = slices.Clone(in.ToolOutputs)
 		for i, o := range in.ToolOutputs {
 			p := fmt.Sprintf("tool_outputs[%d]", i)
 			if o.Type != "success" && o.Type != "error" {
@@ -178,6 +182,17 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 		r.turnsMu.Unlock()
 		close(run.done)
 	}()
+	if in.Type == InputToolOutput {
+		// Check again now that the turn is ours: a concurrent input may have
+		// answered the same calls since sess was read.
+		fresh, err := r.session(ctx, scope, sessionKey)
+		if err != nil {
+			return nil, err
+		}
+		if answered, err = checkToolOutputs(fresh, in.ToolOutputs); err != nil {
+			return nil, err
+		}
+	}
 
 	history, err := r.allEvents(ctx, sess.Key)
 	if err != nil {
@@ -192,7 +207,9 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 	}
 	sess, err = r.changeSession(ctx, sess.Key, func(s *session.Session) {
 		s.Status = session.Running
-		s.Touch(r.now())
+		// A running session is not idle: it does not expire while the turn
+		// runs, and the update that ends the turn restarts the idle clock.
+		s.ExpiresAt = time.Time{}
 		if in.Type == InputToolOutput {
 			s.PendingToolCalls = remaining(s.PendingToolCalls, answered)
 		}
@@ -228,6 +245,11 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 		}
 	})
 	resp := &Response{SessionKey: sess.Key, Events: events}
+	if runErr != nil && ctx.Err() != nil {
+		// The caller went away (or timed out) and the agent stopped, as
+		// Agent.Run is asked to: that is not a failure of the agent.
+		return resp, classify(ctx.Err(), "session", sess.Key)
+	}
 	if runErr != nil {
 		r.log.Error("agentalias: agent failed", "agent", sess.AgentKey, "session", sess.Key, "tenant", r.tenant, "err", runErr)
 		return resp, &Error{Code: Internal, Message: fmt.Sprintf("agent %s failed; the turn was ended", sess.AgentKey), Err: runErr}
