@@ -60,18 +60,24 @@ type Turn struct {
 // errTurnOver is returned by Turn methods after the turn ended.
 var errTurnOver = errors.New("agentalias: the turn is over")
 
-// Emit stores ev in the session's history (unless its type is transient) and
-// delivers it to a streaming caller. The router fills in ID (when empty),
-// SessionKey and CreatedAt. An invalid event is an error and is not stored.
-func (t *Turn) Emit(ev *event.Event) error {
+// Emit stores ev in the session's history (unless its type is transient),
+// delivers it to a streaming caller, and returns the stored copy. The router
+// fills in ID (when empty), SessionKey and CreatedAt; a tool_input event's
+// ID is what AwaitClientTools needs. An invalid event is an error and is not
+// stored.
+func (t *Turn) Emit(ev *event.Event) (*event.Event, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.emitLocked(ev)
+	e, err := t.emitLocked(ev)
+	if err != nil {
+		return nil, err
+	}
+	return e.Clone(), nil
 }
 
-func (t *Turn) emitLocked(ev *event.Event) error {
+func (t *Turn) emitLocked(ev *event.Event) (*event.Event, error) {
 	if t.over {
-		return errTurnOver
+		return nil, errTurnOver
 	}
 	e := ev.Clone()
 	if e.ID == "" {
@@ -80,32 +86,34 @@ func (t *Turn) emitLocked(ev *event.Event) error {
 	e.SessionKey = t.Session.Key
 	e.CreatedAt = t.r.now()
 	if err := e.Validate(); err != nil {
-		return invalid(err, "invalid event")
+		return nil, invalid(err, "invalid event")
 	}
 	if !e.Type.Transient() {
 		// A detached context: an interrupted turn still records what it
 		// emitted before it noticed.
 		if err := t.r.store.AppendEvents(contextBackground, t.r.tenant, t.Session.Key, []*event.Event{e}); err != nil {
-			return classify(err, "event", e.ID)
+			return nil, classify(err, "event", e.ID)
 		}
 	}
 	t.out = append(t.out, e)
 	if t.emit != nil {
 		t.emit(e.Clone())
 	}
-	return nil
+	return e, nil
 }
 
 var contextBackground = context.Background()
 
 // Reply emits an agent_output event with the complete response text.
 func (t *Turn) Reply(text string) error {
-	return t.Emit(&event.Event{Type: event.AgentOutput, Content: text})
+	_, err := t.Emit(&event.Event{Type: event.AgentOutput, Content: text})
+	return err
 }
 
 // Think emits a thinking event.
 func (t *Turn) Think(text string) error {
-	return t.Emit(&event.Event{Type: event.Thinking, Content: text})
+	_, err := t.Emit(&event.Event{Type: event.Thinking, Content: text})
+	return err
 }
 
 // ArtifactParams describe a file to store as an artifact of a session.
@@ -132,7 +140,7 @@ func (t *Turn) SaveArtifact(p ArtifactParams) (*artifact.Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.emitLocked(uploadEvent(a)); err != nil {
+	if _, err := t.emitLocked(uploadEvent(a)); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -153,7 +161,7 @@ func (t *Turn) AwaitClientTools(calls ...event.PendingCall) error {
 			return &Error{Code: Invalid, Message: fmt.Sprintf("invalid client tool call %q: it needs the id of its tool_input event and a tool name", c.EventID)}
 		}
 	}
-	if err := t.emitLocked(&event.Event{Type: event.ClientToolPending, PendingCalls: calls}); err != nil {
+	if _, err := t.emitLocked(&event.Event{Type: event.ClientToolPending, PendingCalls: calls}); err != nil {
 		return err
 	}
 	t.pending = append(t.pending, calls...)

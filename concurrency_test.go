@@ -230,7 +230,7 @@ func TestAliasRouter_ConcurrentToolOutputs(t *testing.T) {
 				return t.Reply("ok")
 			}
 			id := event.NewID("call_" + t.Session.Key)
-			if err := t.Emit(&event.Event{ID: id, Type: event.ToolInput, ToolCallID: id, ToolConfigurationName: "web", ToolName: "search"}); err != nil {
+			if _, err := t.Emit(&event.Event{ID: id, Type: event.ToolInput, ToolCallID: id, ToolConfigurationName: "web", ToolName: "search"}); err != nil {
 				return err
 			}
 			return t.AwaitClientTools(event.PendingCall{EventID: id, ToolName: "search"})

@@ -119,11 +119,6 @@ func FieldErrors(err error) map[string]string {
 	return nil
 }
 
-// errorf returns an *Error with a formatted message.
-func errorf(code Code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // invalid turns a validation error (with FieldErrors) into an Invalid error;
 // prefix is prepended to every path.
 func invalid(err error, message string) *Error {

@@ -212,6 +212,9 @@ func (r *AliasRouter) RegisterAgent(key string, a Agent) error {
 }
 
 func (c *core) registerAgent(key string, a Agent) error {
+	if c.closed.Load() {
+		return errors.New("agentalias: the router is closed")
+	}
 	if !policy.ValidAgentKey(key) {
 		return fmt.Errorf("agentalias: agent key %q: must match ^[0-9a-zA-Z_-]+$ and be 1-50 characters", key)
 	}

@@ -167,7 +167,13 @@ func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.
 	if f := p.FromSession; f != nil {
 		var err error
 		src, err = r.store.Session(ctx, r.tenant, f.SessionKey)
-		if err != nil || src.Expired(now) || f.AgentKey != "" && src.AgentKey != f.AgentKey {
+		// The source's agent defaults to the new session's agent (the one
+		// the alias's policy just picked, or the agent of the path).
+		want := f.AgentKey
+		if want == "" {
+			want = agentKey
+		}
+		if err != nil || src.Expired(now) || src.AgentKey != want {
 			return nil, &Error{Code: NotFound, Message: "Source session not found", ID: f.SessionKey, Err: err}
 		}
 	}

@@ -83,7 +83,7 @@ func testTenantPair(t *testing.T, newStore storeFactory, ta, tb string) {
 			return b.Run(ctx, t)
 		}
 		id := event.NewID("call_" + t.Session.Key)
-		if err := t.Emit(&event.Event{ID: id, Type: event.ToolInput, ToolCallID: id, ToolConfigurationName: "web", ToolName: "search"}); err != nil {
+		if _, err := t.Emit(&event.Event{ID: id, Type: event.ToolInput, ToolCallID: id, ToolConfigurationName: "web", ToolName: "search"}); err != nil {
 			return err
 		}
 		if err := t.Reply("need a search"); err != nil {

@@ -326,7 +326,8 @@ func remaining(calls []event.PendingCall, answered map[string]event.PendingCall)
 func (r *AliasRouter) recordInput(t *Turn, answered map[string]event.PendingCall) error {
 	in := t.Input
 	if in.Type == InputMessage {
-		return t.Emit(&event.Event{Type: event.InputMessage, Messages: in.Messages})
+		_, err := t.Emit(&event.Event{Type: event.InputMessage, Messages: in.Messages})
+		return err
 	}
 	for _, o := range in.ToolOutputs {
 		call := answered[o.EventID]
@@ -341,7 +342,7 @@ func (r *AliasRouter) recordInput(t *Turn, answered map[string]event.PendingCall
 		if o.Type == "error" {
 			ev.ToolOutput = map[string]any{"error": o.Error}
 		}
-		if err := t.Emit(ev); err != nil {
+		if _, err := t.Emit(ev); err != nil {
 			return err
 		}
 	}

@@ -104,7 +104,7 @@ func TestAliasRouter_Submit(t *testing.T) {
 				if inputText(t.Input) == "wait" {
 					<-release // until the test has seen "first"
 				}
-				if err := t.Emit(&event.Event{Type: event.ToolInput, ToolCallID: "call-1", ToolConfigurationName: "web", ToolName: "search",
+				if _, err := t.Emit(&event.Event{Type: event.ToolInput, ToolCallID: "call-1", ToolConfigurationName: "web", ToolName: "search",
 					ToolInput: map[string]any{"q": "weather"}}); err != nil {
 					return err
 				}
@@ -408,7 +408,7 @@ func TestAliasRouter_Submit(t *testing.T) {
 					gotOutputs = t.Input.ToolOutputs
 					return t.Reply("the answer is " + t.Input.ToolOutputs[0].Output["result"].(string))
 				}
-				if err := t.Emit(&event.Event{ID: callID, Type: event.ToolInput, ToolCallID: callID, ToolConfigurationName: "web",
+				if _, err := t.Emit(&event.Event{ID: callID, Type: event.ToolInput, ToolCallID: callID, ToolConfigurationName: "web",
 					ToolName: "search", ToolInput: map[string]any{"q": "answer"}}); err != nil {
 					return err
 				}
