@@ -58,6 +58,10 @@ func do(t *testing.T, h http.Handler, method, path string, body any, hdr ...stri
 	h.ServeHTTP(rec, req)
 	res := rec.Result()
 	out, _ := io.ReadAll(res.Body)
-	checkExchange(t, httptest.NewRequest(method, path, bytes.NewReader(raw)), raw, res, out)
+	// The handler consumed req's body: the check gets a copy of the request
+	// with the body restored and the headers that were sent.
+	sent := httptest.NewRequest(method, path, bytes.NewReader(raw))
+	sent.Header = req.Header.Clone()
+	checkExchange(t, sent, raw, res, out)
 	return &response{Status: res.StatusCode, Header: res.Header, Body: out}
 }

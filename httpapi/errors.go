@@ -25,8 +25,10 @@ var statusOf = map[agentalias.Code]int{
 }
 
 // errorBody is the contract's Error, BadRequestError and NotFoundError.
+// FieldErrors is omitzero, not omitempty: writeError sets it on every 400,
+// empty when no field is to blame, and leaves it nil otherwise.
 type errorBody struct {
-	FieldErrors map[string]string `json:"field_errors,omitempty"`
+	FieldErrors map[string]string `json:"field_errors,omitzero"`
 	ID          string            `json:"id,omitempty"`
 	Messages    []string          `json:"messages"`
 	RequestID   string            `json:"request_id"`
