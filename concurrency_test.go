@@ -242,7 +242,7 @@ func TestAliasRouter_ConcurrentToolOutputs(t *testing.T) {
 			key := fmt.Sprintf("s%d", i)
 			mustCreateSession(t, h.r, scope, session.Params{Key: key})
 			mustSubmit(t, h.r, scope, key, "go")
-			in := agentalias.Input{Type: agentalias.InputToolOutput, ToolOutputs: []agentalias.ToolOutput{{Type: "success", EventID: event.NewID("call_" + key)}}}
+			in := agentalias.Input{Type: agentalias.InputToolOutput, ToolOutputs: []agentalias.ToolOutput{{Type: "success", EventID: event.NewID("call_" + key), Output: map[string]any{"ok": true}}}}
 			var wg sync.WaitGroup
 			var ok atomic.Int64
 			for range 2 {

@@ -207,7 +207,7 @@ func testTenantPair(t *testing.T, newStore storeFactory, ta, tb string) {
 	// b answers its own tool call; a's stays outstanding.
 	callB := respB.Events[1].ID
 	if _, err := B.Submit(ctx, agentalias.ViaAgent("v2"), "s1", agentalias.Input{Type: agentalias.InputToolOutput,
-		ToolOutputs: []agentalias.ToolOutput{{Type: "success", EventID: callB}}}, nil); err != nil {
+		ToolOutputs: []agentalias.ToolOutput{{Type: "success", EventID: callB, Output: map[string]any{"ok": true}}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if calls, _ := A.OutstandingToolCalls(ctx, agentalias.ViaAlias("support"), "s1"); len(calls) != 1 {

@@ -67,16 +67,34 @@ func (in *Input) validate() error {
 			p := fmt.Sprintf("messages[%d]", i)
 			switch m.Type {
 			case event.InputText:
+				if m.Content == "" {
+					fields[p+".content"] = "is required"
+				}
+				if m.SkillName != "" {
+					fields[p+".skill_name"] = "not allowed with type text"
+				}
 			case event.InputSkill:
 				if m.SkillName == "" {
 					fields[p+".skill_name"] = "is required"
+				}
+				if m.Content != "" {
+					fields[p+".content"] = "not allowed with type skill"
 				}
 			default:
 				fields[p+".type"] = fmt.Sprintf("unknown input type %q; want text or skill", m.Type)
 			}
 		}
 	case InputInterrupt:
+		if len(in.Messages) > 0 {
+			fields["messages"] = "not allowed with type interrupt"
+		}
+		if len(in.ToolOutputs) > 0 {
+			fields["tool_outputs"] = "not allowed with type interrupt"
+		}
 	case InputToolOutput:
+		if len(in.Messages) > 0 {
+			fields["messages"] = "not allowed with type tool_output"
+		}
 		if len(in.ToolOutputs) == 0 {
 			fields["tool_outputs"] = "at least one tool output is required"
 		}
@@ -95,7 +113,20 @@ func (in *Input) validate() error {
 			} else {
 				in.ToolOutputs[i].Output = m
 			}
-			if v, err := jsonvalue.Normalize(o.Error); err != nil {
+			if o.Type == "success" && o.Output == nil {
+				fields[p+".output"] = "is required with type success"
+			}
+			v, err := jsonvalue.Normalize(o.Error)
+			switch v.(type) {
+			case string, map[string]any:
+			case nil:
+				if o.Type == "error" {
+					fields[p+".error"] = "is required with type error"
+				}
+			default:
+				err = errors.New("not a string or an object")
+			}
+			if err != nil {
 				fields[p+".error"] = "must be a string or a JSON object"
 			} else {
 				in.ToolOutputs[i].Error = v

@@ -720,7 +720,7 @@ func everyMethod(r *agentalias.AliasRouter, aliasKey string, scope agentalias.Sc
 		},
 		"Submit(tool_output)": func(ctx context.Context) error {
 			_, err := r.Submit(ctx, scope, sessionKey, agentalias.Input{Type: agentalias.InputToolOutput,
-				ToolOutputs: []agentalias.ToolOutput{{Type: "success", EventID: eventID}}}, nil)
+				ToolOutputs: []agentalias.ToolOutput{{Type: "success", EventID: eventID, Output: map[string]any{"ok": true}}}}, nil)
 			return err
 		},
 		"OutstandingToolCalls": func(ctx context.Context) error {

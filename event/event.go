@@ -293,6 +293,11 @@ func (e *Event) Validate() error {
 		if !keys.ValidID(e.ArtifactID, "art_", true) {
 			errs.Add("artifact_id", "must match ^art_[a-z0-9_-]+$")
 		}
+		switch e.Detail {
+		case "", "auto", "low", "high":
+		default:
+			errs.Add("detail", "must be auto, low or high")
+		}
 	case StepTransition:
 		if e.FromStep == "" {
 			errs.Add("from_step", "is required")

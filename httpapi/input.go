@@ -56,7 +56,13 @@ func (p *inputRequest) UnmarshalJSON(b []byte) error {
 			}
 		case "compact_up_to_event_id", "compaction_message":
 			// Fields of the "compact" input type, which the router refuses
-			// as unsupported with a clear message.
+			// as unsupported with a clear message; with any other type
+			// they do not belong.
+			var typ string
+			json.Unmarshal(fields["type"], &typ)
+			if typ != "compact" {
+				errs.Add(name, "only allowed with type compact")
+			}
 		default:
 			errs.Add(name, "unknown field")
 		}
