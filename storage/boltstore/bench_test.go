@@ -287,7 +287,13 @@ func TestMain(m *testing.M) {
 
 func openPopulated(b *testing.B, n int) *boltstore.Store {
 	b.Helper()
-	st, err := boltstore.Open(populatedFile(b, n), nil)
+	return openFile(b, populatedFile(b, n))
+}
+
+// openFile opens the store in path, durable, and closes it when b ends.
+func openFile(b *testing.B, path string) *boltstore.Store {
+	b.Helper()
+	st, err := boltstore.Open(path, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
