@@ -74,6 +74,17 @@ func (r *AliasRouter) session(ctx context.Context, scope Scope, key string) (*se
 		scope.agentKey != "" && s.AgentKey != scope.agentKey) {
 		err = storage.ErrNotFound
 	}
+	if err == nil && scope.aliasKey != "" {
+		// Through an alias, the alias must exist, and be the one that
+		// created the session: not a later alias with the same key.
+		a, aerr := r.store.Alias(ctx, r.tenant, scope.aliasKey)
+		switch {
+		case aerr != nil:
+			err = aerr
+		case s.CreatedAt.Before(a.CreatedAt):
+			err = storage.ErrNotFound
+		}
+	}
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) && scope.aliasKey != "" {
 			return nil, &Error{Code: NotFound, Message: "Alias or session not found", ID: key, Err: err}
@@ -406,16 +417,25 @@ func (r *AliasRouter) ListSessions(ctx context.Context, scope Scope, q storage.S
 	if err := checkLimit(q.Limit); err != nil {
 		return page, err
 	}
+	var createdAfter time.Time
 	if scope.aliasKey != "" {
-		if _, err := r.store.Alias(ctx, r.tenant, scope.aliasKey); err != nil {
+		a, err := r.store.Alias(ctx, r.tenant, scope.aliasKey)
+		if err != nil {
 			return page, aliasErr(err, scope.aliasKey)
 		}
+		createdAfter = a.CreatedAt
 	}
 	q.AliasKey, q.AgentKey, q.Now = scope.aliasKey, scope.agentKey, r.now()
 	page, err := r.store.ListSessions(ctx, r.tenant, q)
+	// Sessions of an earlier alias with the same key were not created
+	// through this one.
+	kept := page.Items[:0]
 	for _, s := range page.Items {
-		masked(s)
+		if !s.CreatedAt.Before(createdAfter) {
+			kept = append(kept, masked(s))
+		}
 	}
+	page.Items = kept
 	return page, listErr(err)
 }
 
