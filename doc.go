@@ -76,7 +76,8 @@
 //   - Deleting an alias is Conflict while an enabled, unexpired session
 //     created through it exists, or while Options.CanDeleteAlias objects.
 //     Its sessions keep their alias_key and stay reachable through their
-//     agent.
+//     agent, but no longer through the alias path, nor through a later alias
+//     that reuses the key.
 //   - Session reads mask secrets as "****"; only Turn.Session carries them.
 //   - Expired sessions and artifacts are invisible at once and deleted by a
 //     sweeper every Options.SweepInterval.
