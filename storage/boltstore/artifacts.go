@@ -17,11 +17,11 @@ func (s *Store) CreateArtifact(ctx context.Context, tenant string, a *artifact.A
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := checkTenant(tenant); err != nil {
-		return err
-	}
 	if !artifact.ValidID(a.ID) {
 		return invalid("artifact id %q", a.ID)
+	}
+	if err := checkTenant(tenant); err != nil {
+		return err
 	}
 	if len(a.Data) > s.opts.MaxArtifactBytes {
 		return invalid("artifact %q: %d bytes of content exceed the store's limit of %d", a.ID, len(a.Data), s.opts.MaxArtifactBytes)

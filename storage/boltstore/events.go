@@ -16,9 +16,6 @@ func (s *Store) AppendEvents(ctx context.Context, tenant, sessionKey string, evs
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := checkTenant(tenant); err != nil {
-		return err
-	}
 	recs := make([][]byte, len(evs))
 	seen := make(map[string]bool, len(evs))
 	for i, ev := range evs {
@@ -36,6 +33,9 @@ func (s *Store) AppendEvents(ctx context.Context, tenant, sessionKey string, evs
 		if recs[i], err = json.Marshal(ev); err != nil {
 			return fmt.Errorf("boltstore: encode event %q: %w", ev.ID, err)
 		}
+	}
+	if err := checkTenant(tenant); err != nil {
+		return err
 	}
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		t := tenantBucket(tx, tenant)
