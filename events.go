@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentalias/agentalias/artifact"
 	"github.com/agentalias/agentalias/event"
+	"github.com/agentalias/agentalias/internal/jsonvalue"
 	"github.com/agentalias/agentalias/storage"
 )
 
@@ -174,7 +175,7 @@ func (r *AliasRouter) saveArtifact(ctx context.Context, sessionKey string, p Art
 		return nil, &Error{Code: TooLarge, Message: fmt.Sprintf("the artifact is %d bytes; the limit is %d", len(p.Data), r.opts.MaxArtifactBytes)}
 	}
 	now := r.now()
-	md := p.Metadata
+	md := jsonvalue.Clone(p.Metadata)
 	if md == nil {
 		md = map[string]any{"original_filename": p.Filename, "source": source}
 	}

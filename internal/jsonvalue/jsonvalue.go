@@ -18,11 +18,17 @@ import (
 // MaxDepth bounds how deeply values may nest.
 const MaxDepth = 64
 
-// Object returns a deep, normalized copy of m. A nil m yields nil.
-// It fails if a value is not a JSON value (a channel, a struct, NaN, ...).
+// Object returns m normalized: m itself when it already is (holding only
+// the types encoding/json decodes into, finite numbers, and nesting within
+// MaxDepth), or else a deep, normalized copy. A nil m yields nil. It fails if
+// a value is not a JSON value (a channel, a struct, NaN, ...). Callers that
+// need a copy in any case use Clone.
 func Object(m map[string]any) (map[string]any, error) {
 	if m == nil {
 		return nil, nil
+	}
+	if normalized(m, 0) {
+		return m, nil
 	}
 	v, err := normalize(m, 0)
 	if err != nil {
@@ -65,6 +71,34 @@ func cloneValue(v any) any {
 	default:
 		return v
 	}
+}
+
+// normalized reports whether v needs no normalizing, without allocating.
+func normalized(v any, depth int) bool {
+	if depth > MaxDepth {
+		return false
+	}
+	switch t := v.(type) {
+	case nil, bool, string:
+		return true
+	case float64:
+		return !math.IsNaN(t) && !math.IsInf(t, 0)
+	case map[string]any:
+		for _, e := range t {
+			if !normalized(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		for _, e := range t {
+			if !normalized(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func normalize(v any, depth int) (any, error) {
@@ -152,14 +186,75 @@ func Metadata(m map[string]any, maxBytes int) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("must be a JSON object: %v", err)
 	}
-	if n != nil {
-		b, err := json.Marshal(n)
-		if err != nil {
-			return nil, fmt.Errorf("must be a JSON object: %v", err)
-		}
-		if len(b) > maxBytes {
-			return nil, fmt.Errorf("must be at most %d bytes of JSON", maxBytes)
-		}
+	if n != nil && encodedSize(n, maxBytes) > maxBytes {
+		return nil, fmt.Errorf("must be at most %d bytes of JSON", maxBytes)
 	}
 	return n, nil
+}
+
+// encodedSize returns the length of the JSON encoding of the normalized
+// value v as encoding/json writes it (escaping <, > and &), or any number
+// above limit once it knows the size exceeds limit. It does not allocate.
+func encodedSize(v any, limit int) int {
+	switch t := v.(type) {
+	case nil:
+		return 4
+	case bool:
+		if t {
+			return 4
+		}
+		return 5
+	case string:
+		return stringSize(t)
+	case float64:
+		// As encoding/json formats numbers.
+		var buf [32]byte
+		format := byte('f')
+		if a := math.Abs(t); a != 0 && (a < 1e-6 || a >= 1e21) {
+			format = 'e'
+		}
+		return len(strconv.AppendFloat(buf[:0], t, format, -1, 64))
+	case map[string]any:
+		n := 1 // {, then a comma or } after each member
+		for k, e := range t {
+			n += stringSize(k) + 1 + encodedSize(e, limit-n) + 1
+			if n > limit {
+				return n
+			}
+		}
+		if len(t) == 0 {
+			n++
+		}
+		return n
+	case []any:
+		n := 1 // [, then a comma or ] after each element
+		for _, e := range t {
+			n += encodedSize(e, limit-n) + 1
+			if n > limit {
+				return n
+			}
+		}
+		if len(t) == 0 {
+			n++
+		}
+		return n
+	}
+	return limit + 1
+}
+
+// stringSize is the length of s as a JSON string, an upper bound: bytes that
+// encoding/json escapes are counted at their longest escape.
+func stringSize(s string) int {
+	n := 2
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			n += 6
+		case c == '"' || c == '\\':
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
 }
