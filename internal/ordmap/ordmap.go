@@ -4,7 +4,8 @@
 //
 // It keeps the entries in sorted chunks of at most chunkSize entries. A Map
 // is not safe for concurrent use, and must not be changed while an iterator
-// over it is in use.
+// over it is in use. A nil *Map reads as an empty map (only Set needs a map
+// made by New), so owners can create maps lazily.
 package ordmap
 
 import (
@@ -33,7 +34,12 @@ func New[K, V any](cmp func(a, b K) int) *Map[K, V] {
 }
 
 // Len returns the number of entries.
-func (m *Map[K, V]) Len() int { return m.n }
+func (m *Map[K, V]) Len() int {
+	if m == nil {
+		return 0
+	}
+	return m.n
+}
 
 // chunkFor returns the index of the first chunk whose last key is >= k, or
 // len(m.chunks) if there is none.
@@ -46,6 +52,9 @@ func (m *Map[K, V]) chunkFor(k K) int {
 
 // find returns the chunk and position of the first key >= k.
 func (m *Map[K, V]) find(k K) (ci, i int) {
+	if m == nil {
+		return 0, 0
+	}
 	ci = m.chunkFor(k)
 	if ci == len(m.chunks) {
 		return ci, 0
@@ -57,6 +66,10 @@ func (m *Map[K, V]) find(k K) (ci, i int) {
 
 // Get returns the value stored under k.
 func (m *Map[K, V]) Get(k K) (V, bool) {
+	if m == nil {
+		var zero V
+		return zero, false
+	}
 	ci, i := m.find(k)
 	if ci < len(m.chunks) {
 		c := m.chunks[ci]
@@ -115,6 +128,9 @@ func (m *Map[K, V]) split(ci int) {
 // Delete removes k and returns the value it had.
 func (m *Map[K, V]) Delete(k K) (V, bool) {
 	var zero V
+	if m == nil {
+		return zero, false
+	}
 	ci, i := m.find(k)
 	if ci == len(m.chunks) {
 		return zero, false
@@ -135,12 +151,18 @@ func (m *Map[K, V]) Delete(k K) (V, bool) {
 
 // Ascend iterates over all entries in ascending order.
 func (m *Map[K, V]) Ascend() iter.Seq2[K, V] {
+	if m == nil {
+		return func(func(K, V) bool) {}
+	}
 	return m.ascendAt(0, 0)
 }
 
 // AscendFrom iterates in ascending order over the entries whose key is >= k,
 // or > k when strict is true.
 func (m *Map[K, V]) AscendFrom(k K, strict bool) iter.Seq2[K, V] {
+	if m == nil {
+		return func(func(K, V) bool) {}
+	}
 	ci, i := m.find(k)
 	if strict && ci < len(m.chunks) {
 		c := m.chunks[ci]
@@ -166,7 +188,7 @@ func (m *Map[K, V]) ascendAt(ci, i int) iter.Seq2[K, V] {
 
 // Descend iterates over all entries in descending order.
 func (m *Map[K, V]) Descend() iter.Seq2[K, V] {
-	if len(m.chunks) == 0 {
+	if m == nil || len(m.chunks) == 0 {
 		return func(func(K, V) bool) {}
 	}
 	last := len(m.chunks) - 1
@@ -176,6 +198,9 @@ func (m *Map[K, V]) Descend() iter.Seq2[K, V] {
 // DescendFrom iterates in descending order over the entries whose key is
 // <= k, or < k when strict is true.
 func (m *Map[K, V]) DescendFrom(k K, strict bool) iter.Seq2[K, V] {
+	if m == nil {
+		return func(func(K, V) bool) {}
+	}
 	ci, i := m.find(k) // first key >= k
 	if ci < len(m.chunks) {
 		c := m.chunks[ci]

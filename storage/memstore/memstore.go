@@ -336,15 +336,9 @@ func (s *Store) CreateSession(ctx context.Context, tenantName string, sess *sess
 	c := sess.Clone()
 	c.Revision = 1
 	s.seq++
-	e := &sessionEntry{
-		s:         c,
-		seq:       s.seq,
-		events:    ordmap.New[uint64, *event.Event](cmp.Compare[uint64]),
-		eventSeq:  map[string]uint64{},
-		artifacts: map[string]*artifact.Artifact{},
-		byCreated: ordmap.New[artKey, *artifact.Artifact](cmpArtKey),
-		byUpdated: ordmap.New[artKey, *artifact.Artifact](cmpArtKey),
-	}
+	// A session's event and artifact indexes are made when first needed:
+	// most sessions in a large store have few or none.
+	e := &sessionEntry{s: c, seq: s.seq}
 	t.sessions[c.Key] = e
 	t.bySeq.Set(e.seq, e)
 	index(t.byAgent, c.AgentKey).Set(e.seq, e)
@@ -523,6 +517,10 @@ func (s *Store) AppendEvents(ctx context.Context, tenantName, sessionKey string,
 			return fmt.Errorf("memstore: event %q: %w", ev.ID, storage.ErrExists)
 		}
 	}
+	if e.events == nil {
+		e.events = ordmap.New[uint64, *event.Event](cmp.Compare[uint64])
+		e.eventSeq = map[string]uint64{}
+	}
 	for _, ev := range evs {
 		s.seq++
 		e.events.Set(s.seq, ev.Clone())
@@ -643,6 +641,11 @@ func (s *Store) CreateArtifact(ctx context.Context, tenantName string, a *artifa
 		return fmt.Errorf("memstore: artifact %q: %w", a.ID, storage.ErrExists)
 	}
 	c := a.Clone()
+	if e.artifacts == nil {
+		e.artifacts = map[string]*artifact.Artifact{}
+		e.byCreated = ordmap.New[artKey, *artifact.Artifact](cmpArtKey)
+		e.byUpdated = ordmap.New[artKey, *artifact.Artifact](cmpArtKey)
+	}
 	e.artifacts[c.ID] = c
 	e.byCreated.Set(artKey{nanos(c.CreatedAt), c.ID}, c)
 	e.byUpdated.Set(artKey{nanos(c.UpdatedAt), c.ID}, c)
