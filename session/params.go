@@ -48,6 +48,8 @@ type Fork struct {
 
 // New returns the session p describes, owned by agentKey and created through
 // aliasKey ("" for none) at now, with the given key. It does not validate.
+// The session shares p's Metadata and Secrets maps; stores copy values in,
+// so handing it to a store is safe.
 func (p *Params) New(key, agentKey, aliasKey string, now time.Time) *Session {
 	s := &Session{
 		Key:         key,
@@ -55,12 +57,12 @@ func (p *Params) New(key, agentKey, aliasKey string, now time.Time) *Session {
 		AliasKey:    aliasKey,
 		Name:        p.Name,
 		Description: p.Description,
-		Metadata:    jsonvalue.Clone(p.Metadata),
+		Metadata:    p.Metadata,
 		Enabled:     p.Enabled == nil || *p.Enabled,
 		Status:      Unstarted,
 		TTIMinutes:  p.TTIMinutes,
 		CreatedAt:   now,
-		Secrets:     Secrets(p.Secrets).Clone(),
+		Secrets:     Secrets(p.Secrets),
 	}
 	if s.Name == "" {
 		s.Name = key

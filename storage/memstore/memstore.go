@@ -40,6 +40,8 @@ type Store struct {
 	isClosed atomic.Bool // set by Close; lets calls fail fast before checking arguments
 
 	mu      sync.RWMutex
+	rUnlock func() // s.mu.RUnlock, bound once so begin does not allocate
+	wUnlock func() // s.mu.Unlock
 	closed  bool
 	seq     uint64 // last sequence number given to a session or event
 	tenants map[string]*tenant
@@ -101,7 +103,9 @@ func cmpArtKey(a, b artKey) int {
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{tenants: map[string]*tenant{}}
+	s := &Store{tenants: map[string]*tenant{}}
+	s.rUnlock, s.wUnlock = s.mu.RUnlock, s.mu.Unlock
+	return s
 }
 
 // Close empties the store. Afterwards every method returns storage.ErrClosed.
@@ -138,10 +142,10 @@ func (s *Store) begin(ctx context.Context, tenantName string, write bool) (unloc
 	}
 	if write {
 		s.mu.Lock()
-		unlock = s.mu.Unlock
+		unlock = s.wUnlock
 	} else {
 		s.mu.RLock()
-		unlock = s.mu.RUnlock
+		unlock = s.rUnlock
 	}
 	if s.closed {
 		unlock()
