@@ -167,10 +167,12 @@ func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.
 		}
 		// Observe the decision once its outcome is known: a session that
 		// cannot be stored after all is reported with its error.
-		defer func() {
-			res.SessionKey, res.Err = key, err
-			r.observe(ctx, *res)
-		}()
+		if res != nil {
+			defer func() {
+				res.SessionKey, res.Err = key, err
+				r.observe(ctx, *res)
+			}()
+		}
 	} else if r.agent(agentKey) == nil {
 		return nil, &Error{Code: NotFound, Message: "Agent not found", ID: agentKey}
 	}
@@ -270,14 +272,28 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 			}
 		}
 	}
-	d, err := pol.Choose(ctx, &req)
+	// Call the built-in policies statically, so that req stays on the stack.
+	var d policy.Decision
+	switch p := pol.(type) {
+	case *policy.Sticky:
+		d, err = p.Choose(ctx, &req)
+	case *policy.Routed:
+		d, err = p.Choose(ctx, &req)
+	default:
+		d, err = pol.Choose(ctx, &req)
+	}
 	if err == nil && r.agent(d.AgentKey) == nil {
 		err = fmt.Errorf("%w: agent %s is not registered", policy.ErrUnavailable, d.AgentKey)
 	}
-	res := Resolution{Tenant: r.tenant, AliasKey: aliasKey, SessionKey: sessionKey, Decision: d, Err: err, Duration: time.Since(start)}
+	var res *Resolution // only built for an observer
+	if r.opts.Observe != nil {
+		res = &Resolution{Tenant: r.tenant, AliasKey: aliasKey, SessionKey: sessionKey, Decision: d, Err: err, Duration: time.Since(start)}
+	}
 	if err != nil {
-		res.Decision.AgentKey = ""
-		r.observe(ctx, res)
+		if res != nil {
+			res.Decision.AgentKey = ""
+			r.observe(ctx, *res)
+		}
 		return "", nil, nil, classify(err, "session", sessionKey)
 	}
 	var pin *pinWrite
@@ -288,7 +304,7 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 			prev: stored,
 		}
 	}
-	return d.AgentKey, pin, &res, nil
+	return d.AgentKey, pin, res, nil
 }
 
 // storePin records a sticky pin. Of two sessions racing to pin the same key,

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // MaxDepth bounds how deeply values may nest.
@@ -243,7 +244,9 @@ func encodedSize(v any, limit int) int {
 }
 
 // stringSize is the length of s as a JSON string, an upper bound: bytes that
-// encoding/json escapes are counted at their longest escape.
+// encoding/json escapes are counted at their longest escape, and so are
+// U+2028, U+2029 and invalid UTF-8 bytes, which it writes as \u2028, \u2029
+// and \ufffd.
 func stringSize(s string) int {
 	n := 2
 	for i := 0; i < len(s); i++ {
@@ -252,8 +255,16 @@ func stringSize(s string) int {
 			n += 6
 		case c == '"' || c == '\\':
 			n += 2
-		default:
+		case c < utf8.RuneSelf:
 			n++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+				n += 6
+			} else {
+				n += size
+			}
+			i += size - 1
 		}
 	}
 	return n

@@ -56,12 +56,15 @@ func (e *Errors) Len() int {
 	return len(e.Fields)
 }
 
-// Err returns e as an error, or nil if no problem was recorded.
+// Err returns the problems recorded as an error (a copy of e), or nil if
+// there are none. Returning a copy keeps a caller's Errors variable on the
+// stack when validation succeeds.
 func (e *Errors) Err() error {
 	if e.Len() == 0 {
 		return nil
 	}
-	return e
+	c := *e
+	return &c
 }
 
 // Error lists every problem as "path: message", joined by "; ".
