@@ -86,6 +86,7 @@ type core struct {
 	agentsMu sync.Mutex                       // serialises changes to agents
 
 	policies sync.Map // cacheKey -> *compiled
+	date     atomic.Pointer[dateText]
 
 	turnsMu sync.Mutex
 	turns   map[turnKey]*running

@@ -252,7 +252,7 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 		return "", nil, nil, err
 	}
 	req := policy.Request{
-		Input:     routingInput(a, sessionKey, p, now),
+		Input:     routingInput(a, sessionKey, p, r.currentDate(now)),
 		Available: r.availability(ctx),
 		Now:       now,
 	}
@@ -333,7 +333,7 @@ func (r *AliasRouter) availability(ctx context.Context) func(string) bool {
 
 // routingInput is the contract's routing context: the alias as "agent", the
 // session being created, and the current date.
-func routingInput(a *alias.Alias, sessionKey string, p *session.Params, now time.Time) expr.Input {
+func routingInput(a *alias.Alias, sessionKey string, p *session.Params, currentDate string) expr.Input {
 	name := p.Name
 	if name == "" {
 		name = sessionKey
@@ -341,8 +341,26 @@ func routingInput(a *alias.Alias, sessionKey string, p *session.Params, now time
 	return expr.Input{
 		Agent:       expr.Object{Key: a.Key, Name: a.Name, Description: a.Description, Metadata: a.Metadata},
 		Session:     expr.Object{Key: sessionKey, Name: name, Description: p.Description, Metadata: p.Metadata},
-		CurrentDate: now.Format(time.RFC3339),
+		CurrentDate: currentDate,
 	}
+}
+
+// currentDate returns now as the routing context's currentDate (RFC 3339,
+// UTC, seconds), formatting it once per second rather than per session.
+func (r *AliasRouter) currentDate(now time.Time) string {
+	sec := now.Unix()
+	if d := r.date.Load(); d != nil && d.sec == sec {
+		return d.text
+	}
+	d := &dateText{sec: sec, text: now.UTC().Format(time.RFC3339)}
+	r.date.Store(d)
+	return d.text
+}
+
+// dateText is a formatted second.
+type dateText struct {
+	sec  int64
+	text string
 }
 
 // fork copies the visible events and artifacts of src into the new session.
