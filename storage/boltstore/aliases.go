@@ -67,14 +67,7 @@ func (s *Store) Alias(ctx context.Context, tenant, key string) (*alias.Alias, er
 // ListAliases implements storage.Aliases.
 func (s *Store) ListAliases(ctx context.Context, tenant string, q storage.AliasQuery) (storage.Page[*alias.Alias], error) {
 	var page storage.Page[*alias.Alias]
-	if err := s.check(ctx); err != nil {
-		return page, err
-	}
-	limit, err := checkLimit(q.Limit)
-	if err != nil {
-		return page, err
-	}
-	after, hasAfter, err := decodePageKey(q.PageKey, "a")
+	limit, after, hasAfter, err := s.listStart(ctx, q.Limit, q.PageKey, "a", 0)
 	if err != nil {
 		return page, err
 	}

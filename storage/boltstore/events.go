@@ -103,19 +103,9 @@ func (s *Store) Event(ctx context.Context, tenant, sessionKey, id string) (*even
 // ListEvents implements storage.Events.
 func (s *Store) ListEvents(ctx context.Context, tenant, sessionKey string, q storage.EventQuery) (storage.Page[*event.Event], error) {
 	var page storage.Page[*event.Event]
-	if err := s.check(ctx); err != nil {
-		return page, err
-	}
-	limit, err := checkLimit(q.Limit)
+	limit, after, hasAfter, err := s.listStart(ctx, q.Limit, q.PageKey, "e", 8)
 	if err != nil {
 		return page, err
-	}
-	after, hasAfter, err := decodePageKey(q.PageKey, "e")
-	if err != nil {
-		return page, err
-	}
-	if hasAfter && len(after) != 8 {
-		return page, invalid("page key %q", q.PageKey)
 	}
 	err = s.view(ctx, func(tx *bolt.Tx) error {
 		t := tenantBucket(tx, tenant)

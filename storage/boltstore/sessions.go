@@ -121,19 +121,9 @@ func getSession(t *bolt.Bucket, key string) (*session.Session, uint64, error) {
 // ListSessions implements storage.Sessions.
 func (s *Store) ListSessions(ctx context.Context, tenant string, q storage.SessionQuery) (storage.Page[*session.Session], error) {
 	var page storage.Page[*session.Session]
-	if err := s.check(ctx); err != nil {
-		return page, err
-	}
-	limit, err := checkLimit(q.Limit)
+	limit, after, hasAfter, err := s.listStart(ctx, q.Limit, q.PageKey, "s", 8)
 	if err != nil {
 		return page, err
-	}
-	after, hasAfter, err := decodePageKey(q.PageKey, "s")
-	if err != nil {
-		return page, err
-	}
-	if hasAfter && len(after) != 8 {
-		return page, invalid("page key %q", q.PageKey)
 	}
 	err = s.view(ctx, func(tx *bolt.Tx) error {
 		t := tenantBucket(tx, tenant)

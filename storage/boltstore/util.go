@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"regexp"
@@ -83,4 +84,23 @@ func decodePageKey(pageKey, tag string) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("boltstore: page key %q: %w", pageKey, storage.ErrInvalid)
 	}
 	return b[len(tag)+1:], true, nil
+}
+
+// listStart is the common start of every list: it fails fast when ctx is
+// done or the store closed, checks the limit, and decodes the page key of
+// the list tag, whose position must be keyLen bytes long (0: any length).
+func (s *Store) listStart(ctx context.Context, limit int, pageKey, tag string, keyLen int) (n int, after []byte, hasAfter bool, err error) {
+	if err = s.check(ctx); err != nil {
+		return
+	}
+	if n, err = checkLimit(limit); err != nil {
+		return
+	}
+	if after, hasAfter, err = decodePageKey(pageKey, tag); err != nil {
+		return
+	}
+	if hasAfter && keyLen > 0 && len(after) != keyLen {
+		err = invalid("page key %q", pageKey)
+	}
+	return
 }
