@@ -33,7 +33,6 @@ package alias
 
 import (
 	"encoding/json"
-	"errors"
 	"time"
 	"unicode/utf8"
 
@@ -142,11 +141,11 @@ func (a *Alias) Validate() error {
 	checkName(&errs, "name", a.Name, true)
 	checkDescription(&errs, "description", a.Description)
 	if err := a.Policy.Validate(); err != nil {
-		mergeErr(&errs, "policy", err)
+		errs.MergeErr("policy", err)
 	}
 	if a.Stickiness != nil {
 		if err := a.Stickiness.Validate(); err != nil {
-			mergeErr(&errs, "stickiness", err)
+			errs.MergeErr("stickiness", err)
 		}
 	}
 	if m, err := CheckMetadata(a.Metadata); err != nil {
@@ -306,13 +305,4 @@ func checkDescription(errs *validate.Errors, path, s string) {
 	case utf8.RuneCountInString(s) > MaxDescriptionLen:
 		errs.Addf(path, "must be at most %d characters", MaxDescriptionLen)
 	}
-}
-
-func mergeErr(errs *validate.Errors, prefix string, err error) {
-	var ve *validate.Errors
-	if errors.As(err, &ve) {
-		errs.Merge(prefix, ve)
-		return
-	}
-	errs.Add(prefix, err.Error())
 }

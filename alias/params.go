@@ -1,8 +1,6 @@
 package alias
 
 import (
-	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/agentalias/agentalias/internal/jsonvalue"
@@ -61,11 +59,11 @@ func (p *Params) UnmarshalJSON(b []byte) error {
 				jsonvalue.Decode(&errs, name, raw, &out.Description, "must be a string")
 			}
 		case "policy":
-			decodeNested(&errs, name, raw, &out.Policy)
+			errs.MergeErr(name, out.Policy.UnmarshalJSON(raw))
 		case "stickiness":
 			if !null {
 				out.Stickiness = new(policy.Stickiness)
-				decodeNested(&errs, name, raw, out.Stickiness)
+				errs.MergeErr(name, out.Stickiness.UnmarshalJSON(raw))
 			}
 		case "enabled":
 			if !null {
@@ -90,19 +88,4 @@ func (p *Params) UnmarshalJSON(b []byte) error {
 	}
 	*p = out
 	return nil
-}
-
-// decodeNested decodes raw into dst, whose UnmarshalJSON reports field errors
-// relative to itself; they are prefixed with path.
-func decodeNested(errs *validate.Errors, path string, raw json.RawMessage, dst json.Unmarshaler) {
-	err := dst.UnmarshalJSON(raw)
-	if err == nil {
-		return
-	}
-	var ve *validate.Errors
-	if errors.As(err, &ve) {
-		errs.Merge(path, ve)
-		return
-	}
-	errs.Add(path, err.Error())
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/agentalias/agentalias"
@@ -164,11 +163,11 @@ func (p *replacePolicyRequest) UnmarshalJSON(b []byte) error {
 		raw := fields[name]
 		switch name {
 		case "policy":
-			nested(&errs, name, out.Policy.UnmarshalJSON(raw))
+			errs.MergeErr(name, out.Policy.UnmarshalJSON(raw))
 		case "stickiness":
 			if !jsonvalue.IsNull(raw) {
 				out.Stickiness = new(policy.Stickiness)
-				nested(&errs, name, out.Stickiness.UnmarshalJSON(raw))
+				errs.MergeErr(name, out.Stickiness.UnmarshalJSON(raw))
 			}
 		default:
 			errs.Add(name, "unknown field")
@@ -182,19 +181,6 @@ func (p *replacePolicyRequest) UnmarshalJSON(b []byte) error {
 	}
 	*p = out
 	return nil
-}
-
-// nested records the field errors of a member's decoding under its name.
-func nested(errs *validate.Errors, name string, err error) {
-	if err == nil {
-		return
-	}
-	var ve *validate.Errors
-	if errors.As(err, &ve) {
-		errs.Merge(name, ve)
-		return
-	}
-	errs.Add(name, err.Error())
 }
 
 func (h *Handler) replacePolicy(c *call) error {

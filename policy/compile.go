@@ -88,7 +88,7 @@ func (s *Stickiness) Compile(p Policy) (*Sticky, error) {
 func Compile(doc *Document, st *Stickiness) (Policy, error) {
 	var errs validate.Errors
 	r, err := doc.Compile()
-	merge(&errs, "policy", err)
+	errs.MergeErr("policy", err)
 	var sticky *Sticky
 	if st != nil {
 		// When doc is invalid, r is a nil *Routed: compile st around no
@@ -99,7 +99,7 @@ func Compile(doc *Document, st *Stickiness) (Policy, error) {
 			p = r
 		}
 		sticky, err = st.Compile(p)
-		merge(&errs, "stickiness", err)
+		errs.MergeErr("stickiness", err)
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -108,18 +108,6 @@ func Compile(doc *Document, st *Stickiness) (Policy, error) {
 		return sticky, nil
 	}
 	return r, nil
-}
-
-func merge(errs *validate.Errors, prefix string, err error) {
-	if err == nil {
-		return
-	}
-	var ve *validate.Errors
-	if errors.As(err, &ve) {
-		errs.Merge(prefix, ve)
-		return
-	}
-	errs.Add(prefix, err.Error())
 }
 
 // MaxStickyKeyLen is the longest sticky key Sticky.Key returns; longer values

@@ -9,6 +9,7 @@
 package validate
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -46,6 +47,21 @@ func (e *Errors) Merge(prefix string, other *Errors) {
 	for _, f := range other.Fields {
 		e.Fields = append(e.Fields, Field{Path: Join(prefix, f.Path), Message: f.Message})
 	}
+}
+
+// MergeErr records err under prefix: its field problems (when it is, or
+// wraps, an *Errors) each under prefix, or else its text at prefix itself.
+// A nil err records nothing.
+func (e *Errors) MergeErr(prefix string, err error) {
+	if err == nil {
+		return
+	}
+	var ve *Errors
+	if errors.As(err, &ve) {
+		e.Merge(prefix, ve)
+		return
+	}
+	e.Add(prefix, err.Error())
 }
 
 // Len reports the number of problems recorded.
