@@ -61,6 +61,12 @@
 // targets, weighted targets and sticky pins skip agents that are down;
 // Options.Observe receives every decision with its explanation.
 //
+// A sticky decision is pinned before the session is stored, with the store's
+// compare-and-set: when the first sessions of a sticky key are created at
+// once, through one router or several sharing a store, one of them wins the
+// pin and the others follow it, so every session of the key lands on one
+// agent. A creation that fails after pinning takes its pin back.
+//
 // # Tenants
 //
 // Every alias, session, event, artifact and sticky pin belongs to a tenant.

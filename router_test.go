@@ -1110,6 +1110,9 @@ func TestAliasRouter_Routing(t *testing.T) {
 		t.Run("StickyPins", func(t *testing.T) {
 			testStickyPins(t, newStore)
 		})
+		t.Run("StickyPinRace", func(t *testing.T) {
+			testStickyPinRace(t, newStore)
+		})
 		t.Run("CompiledPoliciesNeverStale", func(t *testing.T) {
 			store := newStore(t)
 			clock := newClock()
@@ -1175,6 +1178,59 @@ func TestAliasRouter_Routing(t *testing.T) {
 			}
 		})
 	})
+}
+
+// testStickyPinRace creates the first sessions of many users at once, each
+// user's from several goroutines, through a 50/50 split by session key:
+// every user's sessions must land on one agent, the one its pin names.
+func testStickyPinRace(t *testing.T, newStore storeFactory) {
+	ctx := context.Background()
+	h := newHarness(t, newStore, nil)
+	st := &policy.Stickiness{Key: "get('$.session.metadata.user')", TTLMinutes: 60}
+	mustCreateAlias(t, h.r, alias.Params{Key: "canary", Policy: weightedPolicy("get('$.session.key')", 50, 50), Stickiness: st})
+	const users, perUser = 40, 6
+	agents := make([][]string, users)
+	for u := range users {
+		agents[u] = make([]string, perUser)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range perUser {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				s, err := h.r.CreateSession(ctx, agentalias.ViaAlias("canary"), session.Params{
+					Key: fmt.Sprintf("u%d-s%d", u, i), Metadata: map[string]any{"user": fmt.Sprint(u)}})
+				if err != nil {
+					t.Errorf("user %d session %d: %v", u, i, err)
+					return
+				}
+				agents[u][i] = s.AgentKey
+			}()
+		}
+		close(start)
+		wg.Wait()
+	}
+	split := 0
+	for u, got := range agents {
+		pin, err := h.store.Pin(ctx, "", "canary", fmt.Sprint(u))
+		if err != nil {
+			t.Errorf("user %d: no pin: %v", u, err)
+			continue
+		}
+		for i, a := range got {
+			if a != pin.AgentKey {
+				t.Errorf("user %d session %d went to %s; the user is pinned to %s", u, i, a, pin.AgentKey)
+			}
+		}
+		if pin.AgentKey != agents[0][0] {
+			split++
+		}
+	}
+	// The split is by session key, so both agents have users.
+	if split == 0 || split == users {
+		t.Errorf("%d of %d users pinned to another agent than user 0's; want both agents used", split, users)
+	}
 }
 
 // testStickyPins checks sticky pins: same sticky key, same agent, across a

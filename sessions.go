@@ -165,6 +165,14 @@ func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.
 		if err != nil {
 			return nil, err
 		}
+		// A session that cannot be stored after all takes its pin back.
+		if pin != nil {
+			defer func() {
+				if err != nil {
+					r.releasePin(ctx, pin)
+				}
+			}()
+		}
 		// Observe the decision once its outcome is known: a session that
 		// cannot be stored after all is reported with its error.
 		if res != nil {
@@ -213,9 +221,6 @@ func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.
 				return nil, err
 			}
 		}
-		if pin != nil {
-			r.storePin(ctx, pin)
-		}
 		return masked(stored), nil
 	}
 }
@@ -227,7 +232,9 @@ func (c *core) keySuffix() string {
 	return t[:min(len(t), 8)]
 }
 
-// pinWrite is a sticky pin to store after a session is created.
+// pinWrite is a sticky pin the router stored for a new session: pin
+// replaced prev (nil: none), and is taken back if the session cannot be
+// stored after all.
 type pinWrite struct {
 	pin, prev *storage.Pin
 }
@@ -235,6 +242,13 @@ type pinWrite struct {
 // route resolves the agent of a new session through an alias. A failed
 // resolution is observed here; a successful one is returned for the caller
 // to observe once the session is stored (or fails to be).
+//
+// A decision that pins a sticky key claims the pin before the session is
+// stored, with SetPin's compare-and-set: of sessions racing to pin one key,
+// in this process or in another sharing the store, exactly one wins, and the
+// others decide again with the winner's pin, so every session of the key
+// lands on one agent. The returned pinWrite is the claimed pin, which the
+// caller takes back with releasePin if it fails to store the session.
 func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p *session.Params, now time.Time) (string, *pinWrite, *Resolution, error) {
 	start := time.Now()
 	a, err := r.store.Alias(ctx, r.tenant, aliasKey)
@@ -256,34 +270,59 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 		Available: r.availability(ctx),
 		Now:       now,
 	}
-	var stored *storage.Pin
 	sticky, _ := pol.(*policy.Sticky)
 	if sticky != nil {
-		if k, ok := sticky.Key(&req.Input); ok {
-			req.StickyKey = k
-			stored, err = r.store.Pin(ctx, r.tenant, aliasKey, k)
+		req.StickyKey, _ = sticky.Key(&req.Input)
+	}
+	var (
+		d      policy.Decision
+		stored *storage.Pin
+		claim  *pinWrite
+	)
+	for attempt := 0; ; attempt++ {
+		req.Pin, stored = nil, nil
+		if req.StickyKey != "" {
+			stored, err = r.store.Pin(ctx, r.tenant, aliasKey, req.StickyKey)
 			switch {
 			case errors.Is(err, storage.ErrNotFound):
 				stored = nil
 			case err != nil:
-				return "", nil, nil, classify(err, "pin", k)
+				return "", nil, nil, classify(err, "pin", req.StickyKey)
 			default:
 				req.Pin = &policy.Pin{AgentKey: stored.AgentKey, ExpiresAt: stored.ExpiresAt}
 			}
 		}
-	}
-	// Call the built-in policies statically, so that req stays on the stack.
-	var d policy.Decision
-	switch p := pol.(type) {
-	case *policy.Sticky:
-		d, err = p.Choose(ctx, &req)
-	case *policy.Routed:
-		d, err = p.Choose(ctx, &req)
-	default:
-		d, err = pol.Choose(ctx, &req)
-	}
-	if err == nil && r.agent(d.AgentKey) == nil {
-		err = fmt.Errorf("%w: agent %s is not registered", policy.ErrUnavailable, d.AgentKey)
+		// Call the built-in policies statically, so that req stays on the
+		// stack.
+		switch p := pol.(type) {
+		case *policy.Sticky:
+			d, err = p.Choose(ctx, &req)
+		case *policy.Routed:
+			d, err = p.Choose(ctx, &req)
+		default:
+			d, err = pol.Choose(ctx, &req)
+		}
+		if err == nil && r.agent(d.AgentKey) == nil {
+			err = fmt.Errorf("%w: agent %s is not registered", policy.ErrUnavailable, d.AgentKey)
+		}
+		if err != nil || !d.PinDue {
+			break
+		}
+		np := sticky.NewPin(d, now)
+		w := &pinWrite{
+			pin:  &storage.Pin{AliasKey: aliasKey, Key: req.StickyKey, AgentKey: np.AgentKey, CreatedAt: now, ExpiresAt: np.ExpiresAt},
+			prev: stored,
+		}
+		err = r.store.SetPin(ctx, r.tenant, w.pin, w.prev)
+		if err == nil {
+			claim = w
+			break
+		}
+		if errors.Is(err, storage.ErrConflict) && attempt < maxRetries {
+			continue // another session pinned the key first: follow its pin
+		}
+		err = classify(err, "pin", req.StickyKey)
+		break
 	}
 	var res *Resolution // only built for an observer
 	if r.opts.Observe != nil {
@@ -294,26 +333,28 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 			res.Decision.AgentKey = ""
 			r.observe(ctx, *res)
 		}
+		var e *Error
+		if errors.As(err, &e) {
+			return "", nil, nil, err
+		}
 		return "", nil, nil, classify(err, "session", sessionKey)
 	}
-	var pin *pinWrite
-	if d.PinDue {
-		np := sticky.NewPin(d, now)
-		pin = &pinWrite{
-			pin:  &storage.Pin{AliasKey: aliasKey, Key: req.StickyKey, AgentKey: np.AgentKey, CreatedAt: now, ExpiresAt: np.ExpiresAt},
-			prev: stored,
-		}
-	}
-	return d.AgentKey, pin, res, nil
+	return d.AgentKey, claim, res, nil
 }
 
-// storePin records a sticky pin. Of two sessions racing to pin the same key,
-// the first wins; the second keeps its agent for itself (it was routed
-// correctly under the policy) and later sessions follow the winner's pin.
-func (r *AliasRouter) storePin(ctx context.Context, w *pinWrite) {
-	err := r.store.SetPin(ctx, r.tenant, w.pin, w.prev)
-	if err != nil && !errors.Is(err, storage.ErrConflict) {
-		r.log.Warn("agentalias: storing a sticky pin failed", "alias", w.pin.AliasKey, "tenant", r.tenant, "err", err)
+// releasePin takes back a pin route claimed for a session that could not
+// be stored, unless another session has replaced it since. It runs even
+// when ctx is done: the request failed, and must leave nothing behind.
+func (r *AliasRouter) releasePin(ctx context.Context, w *pinWrite) {
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	if w.prev == nil {
+		err = r.store.DeletePin(ctx, r.tenant, w.pin)
+	} else {
+		err = r.store.SetPin(ctx, r.tenant, w.prev, w.pin)
+	}
+	if err != nil && !errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrNotFound) {
+		r.log.Warn("agentalias: taking back a sticky pin failed", "alias", w.pin.AliasKey, "tenant", r.tenant, "err", err)
 	}
 }
 
