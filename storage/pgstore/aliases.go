@@ -75,9 +75,12 @@ func (s *Store) ListAliases(ctx context.Context, tenant string, q storage.AliasQ
 	if err != nil {
 		return storage.Page[*alias.Alias]{}, err
 	}
-	after, _, err := decodePageKey(q.PageKey, "a")
+	after, hasAfter, err := decodePageKey(q.PageKey, "a")
 	if err != nil {
 		return storage.Page[*alias.Alias]{}, err
+	}
+	if hasAfter && !alias.ValidKey(string(after)) {
+		return storage.Page[*alias.Alias]{}, invalid("page key %q", q.PageKey)
 	}
 	query := s.q(`
 		SELECT key, rec, revision FROM {s}.aliases
