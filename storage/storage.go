@@ -2,7 +2,8 @@
 // interface that every store implements, and the errors stores return.
 //
 // Implementations live in subpackages: storage/memstore keeps everything in
-// memory, storage/boltstore in one bbolt file. storage/storagetest is the
+// memory, storage/boltstore in one bbolt file, and storage/pgstore (a Go
+// module of its own) in PostgreSQL, shared by any number of processes. storage/storagetest is the
 // specification: one conformance suite that every store runs. A behaviour the
 // suite does not check is not promised.
 //
