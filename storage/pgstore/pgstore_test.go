@@ -77,6 +77,19 @@ func newStore(t testing.TB) *pgstore.Store {
 	return st
 }
 
+// TestConformance runs the suite on stores that own their pools (Open), as
+// a host's would; TestConformanceSharedPool on stores sharing one (New).
 func TestConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Storage {
+		st, err := pgstore.Open(context.Background(), testDSN(t), &pgstore.Options{Schema: newSchema(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
+
+func TestConformanceSharedPool(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Storage { return newStore(t) })
 }
