@@ -272,6 +272,6 @@ func TestCollation(t *testing.T) {
 	}
 }
 
-func FuzzPageKeys(f *testing.F) {
+func FuzzPageKey(f *testing.F) {
 	storagetest.FuzzPageKeys(f, newStore(f))
 }

@@ -3,8 +3,8 @@
 // and they share aliases, sessions, events, artifacts and sticky pins.
 //
 // pgstore is its own Go module (github.com/agentalias/agentalias/storage/pgstore),
-// so that hosts importing the core never download pgx. It needs PostgreSQL 12
-// or newer.
+// so that hosts importing the core never download pgx. It is tested on
+// PostgreSQL 15 and uses nothing newer than PostgreSQL 12 has.
 //
 // # Use
 //
@@ -60,7 +60,8 @@
 //     misses a session created concurrently.
 //   - SetPin with no previous pin is an INSERT that the pins primary key
 //     lets exactly one process win; replacing a pin is an UPDATE conditioned
-//     on the row still holding the previous pin.
+//     on the row still holding the previous pin; DeletePin, by which a router
+//     takes back a pin for a session it failed to store, likewise.
 //   - UpdateAlias and UpdateSession are compare-and-set on the revision
 //     column.
 //   - AppendEvents locks its session row, so concurrent appends to one
