@@ -162,7 +162,7 @@ func TestBolt(t *testing.T) {
 func TestPostgresTwoServers(t *testing.T) {
 	dsn := os.Getenv("AGENTALIAS_PG_DSN")
 	if dsn == "" {
-		t.Skip("AGENTALIAS_PG_DSN is not set: this test needs a PostgreSQL server; set it to a DSN such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+		t.Fatal("AGENTALIAS_PG_DSN is not set: this test needs a PostgreSQL server; set it to a DSN such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	}
 	b := make([]byte, 8)
 	rand.Read(b)

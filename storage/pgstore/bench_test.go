@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -307,17 +306,6 @@ var (
 	filledSchemas []string // to drop, quoted
 	filledPool    *pgxpool.Pool
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	for _, s := range filledSchemas {
-		if _, err := filledPool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+s+" CASCADE"); err != nil {
-			fmt.Fprintf(os.Stderr, "drop schema %s: %v\n", s, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
 
 // pageKeyAfter is the page key the store gives for a page whose last
 // session has seq: records.go's encodePageKey("s", seqPos(seq)).

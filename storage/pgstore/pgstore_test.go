@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -24,15 +25,31 @@ var (
 	poolErr  error
 )
 
-// testDSN returns the DSN of the test database, or skips t saying how to
-// provide one.
+// TestMain refuses to run without a PostgreSQL server to test against,
+// saying how to name one, rather than skip every test and pass; and it drops
+// the schemas the listing benchmarks filled.
+func TestMain(m *testing.M) {
+	if os.Getenv(dsnEnv) == "" {
+		fmt.Fprintf(os.Stderr, "pgstore: %s is not set. These tests need a PostgreSQL server: set it to a DSN such as\n"+
+			"    %s='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'\n"+
+			"The user needs to create schemas (and, for TestCollation, databases).\n", dsnEnv, dsnEnv)
+		os.Exit(2)
+	}
+	code := m.Run()
+	for _, s := range filledSchemas {
+		if _, err := filledPool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+s+" CASCADE"); err != nil {
+			fmt.Fprintf(os.Stderr, "drop schema %s: %v\n", s, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// testDSN returns the DSN of the test database (TestMain made sure there is
+// one).
 func testDSN(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv(dsnEnv)
-	if dsn == "" {
-		t.Skipf("%s is not set: these tests need a PostgreSQL server; set it to a DSN such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable", dsnEnv)
-	}
-	return dsn
+	return os.Getenv(dsnEnv)
 }
 
 // testPool returns the pool every test shares.
