@@ -143,6 +143,13 @@ type Session struct {
 	// expired: invisible to readers, and removed by a sweep.
 	ExpiresAt time.Time `json:"-"`
 
+	// TurnDeadline is, while Status is Running, when the running turn ends
+	// at the latest: the router running it cancels it then. Until then no
+	// other turn may start, in any router sharing the store; after it, a
+	// session left Running (its router crashed) takes input again. It is not
+	// part of the JSON.
+	TurnDeadline time.Time `json:"-"`
+
 	// Revision counts changes to the stored session. Stores set it: 1 on
 	// creation, incremented by every update. It is not part of the JSON.
 	Revision uint64 `json:"-"`

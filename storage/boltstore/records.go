@@ -26,6 +26,7 @@ type sessionRecord struct {
 	Secrets   map[string]string   `json:"secrets,omitempty"`
 	Pending   []event.PendingCall `json:"pending,omitempty"`
 	ExpiresAt time.Time           `json:"exp,omitzero"`
+	Turn      time.Time           `json:"turn,omitzero"`
 	Revision  uint64              `json:"rev"`
 	Seq       uint64              `json:"seq"`
 }
@@ -55,7 +56,7 @@ func decodeAlias(b []byte) (*alias.Alias, error) {
 }
 
 func encodeSession(s *session.Session, seq uint64) ([]byte, error) {
-	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Revision: s.Revision, Seq: seq})
+	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Turn: s.TurnDeadline, Revision: s.Revision, Seq: seq})
 }
 
 func decodeSession(b []byte) (*session.Session, uint64, error) {
@@ -67,6 +68,7 @@ func decodeSession(b []byte) (*session.Session, uint64, error) {
 	s.Secrets = r.Secrets
 	s.PendingToolCalls = r.Pending
 	s.ExpiresAt = r.ExpiresAt
+	s.TurnDeadline = r.Turn
 	s.Revision = r.Revision
 	return s, r.Seq, nil
 }

@@ -26,6 +26,7 @@ type sessionRecord struct {
 	Secrets   map[string]string   `json:"secrets,omitempty"`
 	Pending   []event.PendingCall `json:"pending,omitempty"`
 	ExpiresAt time.Time           `json:"exp,omitzero"`
+	Turn      time.Time           `json:"turn,omitzero"`
 }
 
 type artifactRecord struct {
@@ -43,7 +44,7 @@ func decodeAlias(b []byte, rev int64) (*alias.Alias, error) {
 }
 
 func encodeSession(s *session.Session) ([]byte, error) {
-	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt})
+	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Turn: s.TurnDeadline})
 }
 
 func decodeSession(b []byte, rev int64) (*session.Session, error) {
@@ -55,6 +56,7 @@ func decodeSession(b []byte, rev int64) (*session.Session, error) {
 	s.Secrets = r.Secrets
 	s.PendingToolCalls = r.Pending
 	s.ExpiresAt = r.ExpiresAt
+	s.TurnDeadline = r.Turn
 	s.Revision = uint64(rev)
 	return s, nil
 }

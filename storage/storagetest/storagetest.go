@@ -264,8 +264,13 @@ func richSession(key, aliasKey, agentKey string) *session.Session {
 			Enabled: true, ThresholdPercent: 80, KeepRecentInputs: 3,
 			CompactionMessage: "compacted", ToolEventPolicy: "keep",
 		},
-		Secrets:   session.Secrets{"api_key": "s3cret", "other": "value"},
-		ExpiresAt: at(30 * minute),
+		Secrets: session.Secrets{"api_key": "s3cret", "other": "value"},
+		PendingToolCalls: []event.PendingCall{
+			{EventID: "aev_call1", ToolConfigurationName: "client", ToolName: "pick_file", Arguments: map[string]any{"dir": "/tmp", "depth": float64(2)}},
+			{EventID: "aev_call2", ToolConfigurationName: "client", ToolName: "confirm"},
+		},
+		ExpiresAt:    at(30 * minute),
+		TurnDeadline: at(15 * minute),
 	}
 }
 
