@@ -62,6 +62,14 @@ type Options struct {
 	// deleted from the store. The default is one minute; a negative value
 	// turns sweeping off (expired data is still invisible at once).
 	SweepInterval time.Duration
+
+	// TurnTimeout is the longest an agent turn may run: the turn's context
+	// is cancelled then, the turn ends with a session_interrupted event, and
+	// Submit returns an Internal error. It is also how long a session stays
+	// claimed by a turn whose router crashed before ending it: other routers
+	// sharing the store refuse input to the session (Conflict) until then.
+	// The default is 15 minutes.
+	TurnTimeout time.Duration
 }
 
 // AliasRouter is the one type a host holds: it creates aliases, routes new
@@ -131,6 +139,9 @@ func New(store storage.Storage, opts *Options) (*AliasRouter, error) {
 	}
 	if c.opts.MaxArtifactBytes <= 0 {
 		c.opts.MaxArtifactBytes = 10 << 20
+	}
+	if c.opts.TurnTimeout <= 0 {
+		c.opts.TurnTimeout = 15 * time.Minute
 	}
 	if c.opts.SweepInterval == 0 {
 		c.opts.SweepInterval = time.Minute

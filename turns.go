@@ -11,6 +11,7 @@ import (
 	"github.com/agentalias/agentalias/event"
 	"github.com/agentalias/agentalias/internal/jsonvalue"
 	"github.com/agentalias/agentalias/session"
+	"github.com/agentalias/agentalias/storage"
 )
 
 // The input types a session accepts.
@@ -213,20 +214,25 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 		r.turnsMu.Unlock()
 		close(run.done)
 	}()
-	if in.Type == InputToolOutput {
-		// Check again now that the turn is ours: a concurrent input may have
-		// answered the same calls since sess was read.
-		fresh, err := r.session(ctx, scope, sessionKey)
-		if err != nil {
-			return nil, err
-		}
-		if answered, err = checkToolOutputs(fresh, in.ToolOutputs); err != nil {
-			return nil, err
+	// ... and across the routers sharing the store: the session is marked
+	// running, until a deadline, by a compare-and-set.
+	before, err := r.claimTurn(ctx, sess.Key, in)
+	if err != nil {
+		return nil, err
+	}
+	sess = before.claimed
+	answered = before.answered
+	release := func() {
+		if err := r.releaseTurn(sess.Key, before.prev); err != nil {
+			r.log.Warn("agentalias: releasing a turn that failed to start", "session", sess.Key, "tenant", r.tenant, "err", err)
 		}
 	}
+	turnCtx, stop := context.WithTimeoutCause(turnCtx, r.opts.TurnTimeout, errTurnTimeout)
+	defer stop()
 
 	history, err := r.allEvents(ctx, sess.Key)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	t := &Turn{Session: sess, Input: in, History: history, r: r, emit: onEvent}
@@ -234,29 +240,19 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 	// The input itself is the first event of the turn.
 	if err := r.recordInput(t, answered); err != nil {
 		t.end()
+		release()
 		return nil, err
 	}
-	sess, err = r.changeSession(ctx, sess.Key, func(s *session.Session) {
-		s.Status = session.Running
-		// A running session is not idle: it does not expire while the turn
-		// runs, and the update that ends the turn restarts the idle clock.
-		s.ExpiresAt = time.Time{}
-		if in.Type == InputToolOutput {
-			s.PendingToolCalls = remaining(s.PendingToolCalls, answered)
-		}
-	})
-	if err != nil {
-		t.end()
-		return nil, err
-	}
-	t.Session.Status, t.Session.Revision = session.Running, sess.Revision
-	t.Session.PendingToolCalls = sess.PendingToolCalls
 
 	runErr := runAgent(turnCtx, agent, t)
 	cause := context.Cause(turnCtx)
-	if errors.Is(cause, errInterrupted) || errors.Is(cause, errClosing) {
+	switch {
+	case errors.Is(cause, errInterrupted) || errors.Is(cause, errClosing):
 		t.Emit(&event.Event{Type: event.SessionInterrupted})
 		runErr = nil
+	case errors.Is(cause, errTurnTimeout) && ctx.Err() == nil:
+		t.Emit(&event.Event{Type: event.SessionInterrupted})
+		runErr = fmt.Errorf("%w (%v)", errTurnTimeout, r.opts.TurnTimeout)
 	}
 	events := t.end()
 
@@ -264,6 +260,7 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 	// "running".
 	_, err = r.changeSession(context.Background(), sess.Key, func(s *session.Session) {
 		s.Status = session.Stopped
+		s.TurnDeadline = time.Time{}
 		s.Touch(r.now())
 		if t.step != nil {
 			s.CurrentStepName = t.step
@@ -289,6 +286,75 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 		return resp, err
 	}
 	return resp, nil
+}
+
+// errTurnTimeout cancels a turn that runs longer than Options.TurnTimeout.
+var errTurnTimeout = errors.New("the turn ran longer than the router's TurnTimeout")
+
+// claim is a session claimed for a turn: as stored before and after the
+// claim, and the pending tool calls the input answers.
+type claim struct {
+	prev, claimed *session.Session
+	answered      map[string]event.PendingCall
+}
+
+// claimTurn marks a session running for a turn of in, in the store, by a
+// compare-and-set on its revision: of inputs racing to the same session,
+// through this router or another sharing the store, one wins and the others
+// are Conflict ("Session is already running."). A session left running by a
+// router that crashed is free again after its TurnDeadline. For a tool
+// output, the answered calls are checked and removed in the same update, so
+// two answers to one call cannot both be taken.
+func (r *AliasRouter) claimTurn(ctx context.Context, key string, in Input) (*claim, error) {
+	for range maxRetries {
+		s, err := r.store.Session(ctx, r.tenant, key)
+		if err == nil && s.Expired(r.now()) {
+			err = storage.ErrNotFound
+		}
+		if err != nil {
+			return nil, sessionErr(err, key)
+		}
+		now := r.now()
+		switch {
+		case s.Status == session.Running && now.Before(s.TurnDeadline):
+			return nil, &Error{Code: Conflict, Message: "Session is already running."}
+		case !s.Enabled:
+			return nil, &Error{Code: Conflict, Message: "The session is disabled and does not accept input."}
+		}
+		c := &claim{prev: s.Clone()}
+		if in.Type == InputToolOutput {
+			if c.answered, err = checkToolOutputs(s, in.ToolOutputs); err != nil {
+				return nil, err
+			}
+			s.PendingToolCalls = remaining(s.PendingToolCalls, c.answered)
+		}
+		s.Status = session.Running
+		s.TurnDeadline = now.Add(r.opts.TurnTimeout)
+		// A running session is not idle: it does not expire while the turn
+		// runs, and the update that ends the turn restarts the idle clock.
+		s.ExpiresAt = time.Time{}
+		c.claimed, err = r.store.UpdateSession(ctx, r.tenant, s)
+		switch {
+		case errors.Is(err, storage.ErrConflict):
+			continue
+		case err != nil:
+			return nil, sessionErr(err, key)
+		}
+		return c, nil
+	}
+	return nil, &Error{Code: Conflict, Message: "the session is being changed concurrently; retry"}
+}
+
+// releaseTurn undoes claimTurn for a turn that failed before its agent
+// ran: status, deadline, expiry and pending calls go back to what they were.
+func (r *AliasRouter) releaseTurn(key string, prev *session.Session) error {
+	_, err := r.changeSession(context.Background(), key, func(s *session.Session) {
+		s.Status = prev.Status
+		s.TurnDeadline = prev.TurnDeadline
+		s.ExpiresAt = prev.ExpiresAt
+		s.PendingToolCalls = prev.PendingToolCalls
+	})
+	return err
 }
 
 // runAgent runs one turn, turning a panic into an error.

@@ -1,0 +1,226 @@
+package agentalias_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentalias/agentalias"
+	"github.com/agentalias/agentalias/event"
+	"github.com/agentalias/agentalias/session"
+	"github.com/agentalias/agentalias/storage"
+)
+
+// gatedAgent blocks each turn until released, after saying it started.
+type gatedAgent struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func newGatedAgent() *gatedAgent {
+	return &gatedAgent{started: make(chan struct{}, 16), release: make(chan struct{})}
+}
+
+func (a *gatedAgent) Run(ctx context.Context, t *agentalias.Turn) error {
+	a.started <- struct{}{}
+	select {
+	case <-a.release:
+		return t.Reply("done")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func hello() agentalias.Input {
+	return agentalias.Input{Type: agentalias.InputMessage, Messages: []event.Input{event.Text("hi")}}
+}
+
+// routersOn opens n routers over one store, with one clock, each with the
+// given agents.
+func routersOn(t *testing.T, store storage.Storage, clock *fakeClock, n int, agents map[string]agentalias.Agent, configure func(*agentalias.Options)) []*agentalias.AliasRouter {
+	t.Helper()
+	var rs []*agentalias.AliasRouter
+	for range n {
+		opts := &agentalias.Options{Agents: agents, Now: clock.Now, SweepInterval: -1}
+		if configure != nil {
+			configure(opts)
+		}
+		r, err := agentalias.New(store, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// TestAliasRouter_TurnsAcrossRouters: while a turn runs through one router,
+// an input to the same session through another router sharing the store is
+// Conflict, and nothing of it is stored; once the turn ends, it is accepted.
+func TestAliasRouter_TurnsAcrossRouters(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore storeFactory) {
+		ctx := context.Background()
+		store, clock, agent := newStore(t), newClock(), newGatedAgent()
+		rs := routersOn(t, store, clock, 2, map[string]agentalias.Agent{"v1": agent}, nil)
+		a, b := rs[0], rs[1]
+		mustCreateSession(t, a, agentalias.ViaAgent("v1"), session.Params{Key: "s1"})
+
+		done := make(chan error, 1)
+		go func() {
+			_, err := a.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+			done <- err
+		}()
+		<-agent.started
+		stored := eventCount(t, store, "s1")
+		_, err := b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+		if agentalias.ErrorCode(err) != agentalias.Conflict || agentalias.ErrorMessage(err) != "Session is already running." {
+			t.Errorf("input through the other router during a turn: %v; want Conflict, Session is already running.", err)
+		}
+		if n := eventCount(t, store, "s1"); n != stored {
+			t.Errorf("the refused input stored %d events", n-stored)
+		}
+		close(agent.release)
+		if err := <-done; err != nil {
+			t.Fatalf("the first turn: %v", err)
+		}
+		if _, err := b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil); err != nil {
+			t.Errorf("input through the other router after the turn: %v", err)
+		}
+		s, err := store.Session(ctx, "", "s1")
+		if err != nil || s.Status != session.Stopped || !s.TurnDeadline.IsZero() {
+			t.Errorf("session after the turns: %+v, %v; want stopped with no deadline", s, err)
+		}
+	})
+}
+
+// TestAliasRouter_TurnsRacingAcrossRouters sends inputs to one session from
+// many goroutines through three routers: turns never overlap.
+func TestAliasRouter_TurnsRacingAcrossRouters(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore storeFactory) {
+		ctx := context.Background()
+		store, clock := newStore(t), newClock()
+		var mu sync.Mutex
+		running, overlaps, turns := 0, 0, 0
+		agent := agentalias.AgentFunc(func(ctx context.Context, turn *agentalias.Turn) error {
+			mu.Lock()
+			running++
+			if running > 1 {
+				overlaps++
+			}
+			turns++
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return turn.Reply("ok")
+		})
+		rs := routersOn(t, store, clock, 3, map[string]agentalias.Agent{"v1": agent}, nil)
+		mustCreateSession(t, rs[0], agentalias.ViaAgent("v1"), session.Params{Key: "s1"})
+		var wg sync.WaitGroup
+		for g := range 12 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 10 {
+					_, err := rs[g%3].Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+					if err != nil && agentalias.ErrorCode(err) != agentalias.Conflict {
+						t.Errorf("Submit: %v", err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if overlaps != 0 || turns == 0 {
+			t.Errorf("%d turns, %d of them overlapping another; want some, none overlapping", turns, overlaps)
+		}
+		// Each turn stored its input and its reply, and nothing else.
+		if n := eventCount(t, store, "s1"); n != 2*turns {
+			t.Errorf("%d events stored for %d turns; want %d", n, turns, 2*turns)
+		}
+	})
+}
+
+// TestAliasRouter_TurnOfACrashedRouter: a session a crashed router left
+// running refuses input until its TurnDeadline, then takes it.
+func TestAliasRouter_TurnOfACrashedRouter(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore storeFactory) {
+		ctx := context.Background()
+		h := newHarness(t, newStore, func(o *agentalias.Options) { o.TurnTimeout = 10 * time.Minute })
+		mustCreateSession(t, h.r, agentalias.ViaAgent("v1"), session.Params{Key: "s1"})
+		// What a router that crashed mid-turn leaves behind.
+		s, err := h.store.Session(ctx, "", "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Status, s.TurnDeadline = session.Running, h.clock.Now().Add(10*time.Minute)
+		if _, err := h.store.UpdateSession(ctx, "", s); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(9 * time.Minute)
+		_, err = h.r.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+		if agentalias.ErrorCode(err) != agentalias.Conflict {
+			t.Errorf("input before the deadline: %v, want Conflict", err)
+		}
+		h.clock.Advance(time.Minute)
+		resp, err := h.r.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+		if err != nil {
+			t.Fatalf("input at the deadline: %v", err)
+		}
+		if len(resp.Events) != 2 {
+			t.Errorf("turn after the deadline: %d events, want input and reply", len(resp.Events))
+		}
+	})
+}
+
+// TestAliasRouter_TurnTimeout: a turn longer than TurnTimeout is cancelled,
+// ends with session_interrupted and an Internal error, and frees the
+// session.
+func TestAliasRouter_TurnTimeout(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore storeFactory) {
+		ctx := context.Background()
+		agent := newGatedAgent()
+		h := newHarness(t, newStore, func(o *agentalias.Options) {
+			o.TurnTimeout = 50 * time.Millisecond
+			o.Agents = map[string]agentalias.Agent{"slow": agent, "v1": echo}
+		})
+		mustCreateSession(t, h.r, agentalias.ViaAgent("slow"), session.Params{Key: "s1"})
+		resp, err := h.r.Submit(ctx, agentalias.ViaAgent("slow"), "s1", hello(), nil)
+		if agentalias.ErrorCode(err) != agentalias.Internal || !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "TurnTimeout") {
+			t.Errorf("a turn past TurnTimeout: %v; want Internal naming TurnTimeout", err)
+		}
+		if resp == nil || len(resp.Events) == 0 || resp.Events[len(resp.Events)-1].Type != event.SessionInterrupted {
+			t.Errorf("a turn past TurnTimeout ended with %+v; want session_interrupted last", resp)
+		}
+		s, err := h.store.Session(ctx, "", "s1")
+		if err != nil || s.Status != session.Stopped {
+			t.Errorf("session after the timeout: %+v, %v; want stopped", s, err)
+		}
+		go func() { <-agent.started; agent.release <- struct{}{} }()
+		if _, err := h.r.Submit(ctx, agentalias.ViaAgent("slow"), "s1", hello(), nil); err != nil {
+			t.Errorf("the next input: %v", err)
+		}
+	})
+}
+
+// eventCount counts the stored events of a session, hidden ones included.
+func eventCount(t *testing.T, st storage.Storage, key string) int {
+	t.Helper()
+	n := 0
+	q := storage.EventQuery{IncludeHidden: true, Limit: storage.MaxLimit}
+	for {
+		page, err := st.ListEvents(context.Background(), "", key, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Items)
+		if page.Next == "" {
+			return n
+		}
+		q.PageKey = page.Next
+	}
+}
