@@ -65,7 +65,12 @@
 // compare-and-set: when the first sessions of a sticky key are created at
 // once, through one router or several sharing a store, one of them wins the
 // pin and the others follow it, so every session of the key lands on one
-// agent. A creation that fails after pinning takes its pin back.
+// agent. A request that cannot succeed (its key is taken, its fork source
+// is wrong) fails before it pins anything; one that still fails after its
+// pin was stored (it lost a race for its key, the alias was deleted, the
+// store failed) leaves the pin: other sessions may already follow it, and
+// taking it back could split the key between agents. It expires with the
+// policy's TTL like any pin.
 //
 // # Tenants
 //

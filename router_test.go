@@ -1282,6 +1282,16 @@ func testStickyPins(t *testing.T, newStore storeFactory) {
 		t.Errorf("a failed creation stored a pin: %v", err)
 	}
 
+	// Nor does one whose key is taken.
+	mustCreateSession(t, h.r, agentalias.ViaAgent("v1"), session.Params{Key: "taken"})
+	_, err = h.r.CreateSession(ctx, agentalias.ViaAlias("canary"), session.Params{Key: "taken", Metadata: map[string]any{"user_id": "u1"}})
+	if agentalias.ErrorCode(err) != agentalias.AlreadyExists {
+		t.Fatalf("session with a taken key: %v, want AlreadyExists", err)
+	}
+	if _, err := h.store.Pin(ctx, "", "canary", "u1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a creation with a taken key stored a pin: %v", err)
+	}
+
 	// The first session of u1 goes where the weights say, and is pinned.
 	first := findKey(t, "first", aV1bV2)
 	agent, d := create(first, "u1")

@@ -154,24 +154,36 @@ func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.
 	if key == "" {
 		key = session.KeyFromName(p.Name, r.keySuffix())
 	}
-	var (
-		agentKey, aliasKey = scope.agentKey, ""
-		pin                *pinWrite
-	)
+	agentKey, aliasKey := scope.agentKey, ""
 	if scope.aliasKey != "" {
 		aliasKey = scope.aliasKey
 		var res *Resolution
-		agentKey, pin, res, err = r.route(ctx, scope.aliasKey, key, &p, now)
+		// Before a decision is pinned, make sure the request itself cannot
+		// fail: a pin, once others may follow it, stays.
+		precheck := func(agent string) error {
+			if p.Key != "" {
+				_, err := r.store.Session(ctx, r.tenant, key)
+				switch {
+				case err == nil:
+					return &Error{Code: AlreadyExists, Message: fmt.Sprintf("A session with key %q already exists.", key), Err: storage.ErrExists}
+				case !errors.Is(err, storage.ErrNotFound):
+					return classify(err, "session", key)
+				}
+			}
+			if f := p.FromSession; f != nil {
+				src, err := r.forkSource(ctx, f, agent, now)
+				if err != nil {
+					return err
+				}
+				if _, err := r.forkEvents(ctx, src, f.IncludeUpToEventID); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		agentKey, res, err = r.route(ctx, scope.aliasKey, key, &p, now, precheck)
 		if err != nil {
 			return nil, err
-		}
-		// A session that cannot be stored after all takes its pin back.
-		if pin != nil {
-			defer func() {
-				if err != nil {
-					r.releasePin(ctx, pin)
-				}
-			}()
 		}
 		// Observe the decision once its outcome is known: a session that
 		// cannot be stored after all is reported with its error.
@@ -186,16 +198,8 @@ func (r *AliasRouter) CreateSession(ctx context.Context, scope Scope, p session.
 	}
 	var src *session.Session
 	if f := p.FromSession; f != nil {
-		var err error
-		src, err = r.store.Session(ctx, r.tenant, f.SessionKey)
-		// The source's agent defaults to the new session's agent (the one
-		// the alias's policy just picked, or the agent of the path).
-		want := f.AgentKey
-		if want == "" {
-			want = agentKey
-		}
-		if err != nil || src.Expired(now) || src.AgentKey != want {
-			return nil, &Error{Code: NotFound, Message: "Source session not found", ID: f.SessionKey, Err: err}
+		if src, err = r.forkSource(ctx, f, agentKey, now); err != nil {
+			return nil, err
 		}
 	}
 	for attempt := 0; ; attempt++ {
@@ -232,13 +236,6 @@ func (c *core) keySuffix() string {
 	return t[:min(len(t), 8)]
 }
 
-// pinWrite is a sticky pin the router stored for a new session: pin
-// replaced prev (nil: none), and is taken back if the session cannot be
-// stored after all.
-type pinWrite struct {
-	pin, prev *storage.Pin
-}
-
 // route resolves the agent of a new session through an alias. A failed
 // resolution is observed here; a successful one is returned for the caller
 // to observe once the session is stored (or fails to be).
@@ -247,9 +244,11 @@ type pinWrite struct {
 // stored, with SetPin's compare-and-set: of sessions racing to pin one key,
 // in this process or in another sharing the store, exactly one wins, and the
 // others decide again with the winner's pin, so every session of the key
-// lands on one agent. The returned pinWrite is the claimed pin, which the
-// caller takes back with releasePin if it fails to store the session.
-func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p *session.Params, now time.Time) (string, *pinWrite, *Resolution, error) {
+// lands on one agent. Before claiming, route calls precheck with the chosen
+// agent, so that a request that cannot succeed fails before it pins
+// anything. A pin is never taken back: once claimed, other sessions may
+// follow it, and taking it back would split the key between agents.
+func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p *session.Params, now time.Time, precheck func(agentKey string) error) (string, *Resolution, error) {
 	start := time.Now()
 	a, err := r.store.Alias(ctx, r.tenant, aliasKey)
 	if err == nil && !a.Enabled {
@@ -257,13 +256,13 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 	}
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			return "", nil, nil, &Error{Code: NotFound, Message: "Alias not found or not currently active", ID: aliasKey, Err: err}
+			return "", nil, &Error{Code: NotFound, Message: "Alias not found or not currently active", ID: aliasKey, Err: err}
 		}
-		return "", nil, nil, classify(err, "alias", aliasKey)
+		return "", nil, classify(err, "alias", aliasKey)
 	}
 	pol, err := r.policyFor(a)
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
 	req := policy.Request{
 		Input:     routingInput(a, sessionKey, p, r.currentDate(now)),
@@ -277,7 +276,6 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 	var (
 		d      policy.Decision
 		stored *storage.Pin
-		claim  *pinWrite
 	)
 	for attempt := 0; ; attempt++ {
 		req.Pin, stored = nil, nil
@@ -287,7 +285,7 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 			case errors.Is(err, storage.ErrNotFound):
 				stored = nil
 			case err != nil:
-				return "", nil, nil, classify(err, "pin", req.StickyKey)
+				return "", nil, classify(err, "pin", req.StickyKey)
 			default:
 				req.Pin = &policy.Pin{AgentKey: stored.AgentKey, ExpiresAt: stored.ExpiresAt}
 			}
@@ -308,14 +306,12 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 		if err != nil || !d.PinDue {
 			break
 		}
-		np := sticky.NewPin(d, now)
-		w := &pinWrite{
-			pin:  &storage.Pin{AliasKey: aliasKey, Key: req.StickyKey, AgentKey: np.AgentKey, CreatedAt: now, ExpiresAt: np.ExpiresAt},
-			prev: stored,
+		if err = precheck(d.AgentKey); err != nil {
+			break
 		}
-		err = r.store.SetPin(ctx, r.tenant, w.pin, w.prev)
-		if err == nil {
-			claim = w
+		np := sticky.NewPin(d, now)
+		pin := &storage.Pin{AliasKey: aliasKey, Key: req.StickyKey, AgentKey: np.AgentKey, CreatedAt: now, ExpiresAt: np.ExpiresAt}
+		if err = r.store.SetPin(ctx, r.tenant, pin, stored); err == nil {
 			break
 		}
 		if errors.Is(err, storage.ErrConflict) && attempt < maxRetries {
@@ -335,27 +331,11 @@ func (r *AliasRouter) route(ctx context.Context, aliasKey, sessionKey string, p 
 		}
 		var e *Error
 		if errors.As(err, &e) {
-			return "", nil, nil, err
+			return "", nil, err
 		}
-		return "", nil, nil, classify(err, "session", sessionKey)
+		return "", nil, classify(err, "session", sessionKey)
 	}
-	return d.AgentKey, claim, res, nil
-}
-
-// releasePin takes back a pin route claimed for a session that could not
-// be stored, unless another session has replaced it since. It runs even
-// when ctx is done: the request failed, and must leave nothing behind.
-func (r *AliasRouter) releasePin(ctx context.Context, w *pinWrite) {
-	ctx = context.WithoutCancel(ctx)
-	var err error
-	if w.prev == nil {
-		err = r.store.DeletePin(ctx, r.tenant, w.pin)
-	} else {
-		err = r.store.SetPin(ctx, r.tenant, w.prev, w.pin)
-	}
-	if err != nil && !errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrNotFound) {
-		r.log.Warn("agentalias: taking back a sticky pin failed", "alias", w.pin.AliasKey, "tenant", r.tenant, "err", err)
-	}
+	return d.AgentKey, res, nil
 }
 
 func (r *AliasRouter) observe(ctx context.Context, res Resolution) {
@@ -404,11 +384,28 @@ type dateText struct {
 	text string
 }
 
-// fork copies the visible events and artifacts of src into the new session.
-func (r *AliasRouter) fork(ctx context.Context, src *session.Session, key, upTo string) error {
+// forkSource returns the source session of a fork into a new session of
+// agentKey, or NotFound.
+func (r *AliasRouter) forkSource(ctx context.Context, f *session.Fork, agentKey string, now time.Time) (*session.Session, error) {
+	src, err := r.store.Session(ctx, r.tenant, f.SessionKey)
+	// The source's agent defaults to the new session's agent (the one the
+	// alias's policy picked, or the agent of the path).
+	want := f.AgentKey
+	if want == "" {
+		want = agentKey
+	}
+	if err != nil || src.Expired(now) || src.AgentKey != want {
+		return nil, &Error{Code: NotFound, Message: "Source session not found", ID: f.SessionKey, Err: err}
+	}
+	return src, nil
+}
+
+// forkEvents returns the visible events of src up to and including the
+// event upTo ("": all of them), or Invalid if upTo is not one of them.
+func (r *AliasRouter) forkEvents(ctx context.Context, src *session.Session, upTo string) ([]*event.Event, error) {
 	events, err := r.allEvents(ctx, src.Key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if upTo != "" {
 		i := 0
@@ -416,9 +413,18 @@ func (r *AliasRouter) fork(ctx context.Context, src *session.Session, key, upTo 
 			i++
 		}
 		if i == len(events) {
-			return &Error{Code: Invalid, Message: "invalid fork", Fields: map[string]string{"from_session.include_up_to_event_id": "is not a visible event of the source session"}}
+			return nil, &Error{Code: Invalid, Message: "invalid fork", Fields: map[string]string{"from_session.include_up_to_event_id": "is not a visible event of the source session"}}
 		}
 		events = events[:i+1]
+	}
+	return events, nil
+}
+
+// fork copies the visible events and artifacts of src into the new session.
+func (r *AliasRouter) fork(ctx context.Context, src *session.Session, key, upTo string) error {
+	events, err := r.forkEvents(ctx, src, upTo)
+	if err != nil {
+		return err
 	}
 	for _, ev := range events {
 		ev.SessionKey = key

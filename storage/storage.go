@@ -346,12 +346,6 @@ type Pins interface {
 	// p.AliasKey or p.AgentKey is not a valid key or p.Key is empty or
 	// longer than MaxPinKeyLen.
 	SetPin(ctx context.Context, tenant string, p, prev *Pin) error
-
-	// DeletePin deletes the pin stored for (p.AliasKey, p.Key) if it is the
-	// same as p (Pin.Same), so that a caller can take back a pin it set and
-	// nothing else. It returns ErrNotFound if no pin is stored there and
-	// ErrConflict if another pin is.
-	DeletePin(ctx context.Context, tenant string, p *Pin) error
 }
 
 // Sweeper removes expired data.

@@ -892,11 +892,6 @@ func closedCalls() map[string]func(ctx context.Context, st storage.Storage) erro
 			p.AgentKey = "agent-2"
 			return st.SetPin(ctx, "", &p, pin)
 		},
-		"DeletePin": func(ctx context.Context, st storage.Storage) error {
-			p := *pin // as SetPin left it
-			p.AgentKey = "agent-2"
-			return st.DeletePin(ctx, "", &p)
-		},
 		"Sweep": func(ctx context.Context, st storage.Storage) error { _, err := st.Sweep(ctx, ms(0), 10); return err },
 	}
 }
@@ -1028,7 +1023,7 @@ func TestClose_StopsCommitter(t *testing.T) {
 	}
 	slices.Sort(names)
 	// The deletions go last, since they remove what the others use.
-	names = append(names, "DeletePin", "DeleteEvent", "DeleteSession", "DeleteAlias")
+	names = append(names, "DeleteEvent", "DeleteSession", "DeleteAlias")
 	for _, name := range names {
 		if err := calls[name](ctx, st2); err != nil {
 			t.Errorf("%s on the reopened store: %v", name, err)

@@ -81,33 +81,6 @@ func (s *Store) SetPin(ctx context.Context, tenant string, p, prev *storage.Pin)
 	})
 }
 
-// DeletePin implements storage.Pins.
-func (s *Store) DeletePin(ctx context.Context, tenant string, p *storage.Pin) error {
-	if err := s.check(ctx); err != nil {
-		return err
-	}
-	k := pinKey(p.AliasKey, p.Key)
-	return s.update(ctx, func(tx *bolt.Tx) error {
-		b := sub(tenantBucket(tx, tenant), "p")
-		v := get(b, k)
-		if v == nil {
-			return notFound("pin", p.Key)
-		}
-		cur, err := decodePin(v, p.AliasKey, p.Key)
-		if err != nil {
-			return err
-		}
-		if !cur.Same(p) {
-			return fmt.Errorf("boltstore: pin %q of alias %q changed: %w", p.Key, p.AliasKey, storage.ErrConflict)
-		}
-		// Checks passed: change things.
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-		return setExpiry(tx, 'p', tenant, k, &cur.ExpiresAt, zeroTime)
-	})
-}
-
 // deletePins deletes every pin of an alias in tenant bucket t.
 func deletePins(tx *bolt.Tx, t *bolt.Bucket, tenant, aliasKey string) error {
 	b := sub(t, "p")

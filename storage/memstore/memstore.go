@@ -779,28 +779,6 @@ func (s *Store) SetPin(ctx context.Context, tenantName string, p, prev *storage.
 	return nil
 }
 
-// DeletePin implements storage.Pins.
-func (s *Store) DeletePin(ctx context.Context, tenantName string, p *storage.Pin) error {
-	if err := s.check(ctx); err != nil {
-		return err
-	}
-	unlock, err := s.begin(ctx, tenantName, true)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	t := s.tenant(tenantName, false)
-	if t == nil || t.pins[pinID{p.AliasKey, p.Key}] == nil {
-		return fmt.Errorf("memstore: pin %q of alias %q: %w", p.Key, p.AliasKey, storage.ErrNotFound)
-	}
-	id := pinID{p.AliasKey, p.Key}
-	if !t.pins[id].Same(p) {
-		return fmt.Errorf("memstore: pin %q of alias %q changed: %w", p.Key, p.AliasKey, storage.ErrConflict)
-	}
-	delete(t.pins, id)
-	return nil
-}
-
 // ---- sweeping
 
 // Sweep implements storage.Sweeper.

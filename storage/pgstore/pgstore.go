@@ -60,8 +60,7 @@
 //     misses a session created concurrently.
 //   - SetPin with no previous pin is an INSERT that the pins primary key
 //     lets exactly one process win; replacing a pin is an UPDATE conditioned
-//     on the row still holding the previous pin; DeletePin, by which a router
-//     takes back a pin for a session it failed to store, likewise.
+//     on the row still holding the previous pin.
 //   - UpdateAlias and UpdateSession are compare-and-set on the revision
 //     column.
 //   - AppendEvents locks its session row, so concurrent appends to one

@@ -80,36 +80,3 @@ func (s *Store) SetPin(ctx context.Context, tenant string, p, prev *storage.Pin)
 	}
 	return nil
 }
-
-// DeletePin implements storage.Pins: a DELETE conditioned on the row still
-// holding p, and on failure a read to tell why.
-func (s *Store) DeletePin(ctx context.Context, tenant string, p *storage.Pin) error {
-	if err := s.check(ctx); err != nil {
-		return err
-	}
-	if !alias.ValidKey(p.AliasKey) {
-		return notFound("pin", p.Key)
-	}
-	t, k := []byte(tenant), []byte(p.Key)
-	tag, err := s.pool.Exec(ctx, s.q(`
-		DELETE FROM {s}.pins
-		WHERE tenant = $1 AND alias_key = $2 AND key = $3
-		  AND agent_key = $4 AND created_at IS NOT DISTINCT FROM $5 AND expires_at IS NOT DISTINCT FROM $6`),
-		t, p.AliasKey, k, p.AgentKey, nanos(p.CreatedAt), nanos(p.ExpiresAt))
-	if err != nil {
-		return s.fail(ctx, "delete pin", err)
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	var exists bool
-	err = s.pool.QueryRow(ctx, s.q(`SELECT EXISTS (SELECT FROM {s}.pins WHERE tenant = $1 AND alias_key = $2 AND key = $3)`),
-		t, p.AliasKey, k).Scan(&exists)
-	switch {
-	case err != nil:
-		return s.fail(ctx, "delete pin", err)
-	case !exists:
-		return notFound("pin", p.Key)
-	}
-	return fmt.Errorf("pgstore: pin %q of alias %q changed: %w", p.Key, p.AliasKey, storage.ErrConflict)
-}

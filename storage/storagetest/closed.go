@@ -113,9 +113,6 @@ func calls() []call {
 		{"SetPin", func(ctx context.Context, st storage.Storage) error {
 			return st.SetPin(ctx, "", newPin("al", "u2", "agent-1"), nil)
 		}},
-		{"DeletePin", func(ctx context.Context, st storage.Storage) error {
-			return st.DeletePin(ctx, "", newPin("al", "u1", "agent-1"))
-		}},
 		{"Sweep", func(ctx context.Context, st storage.Storage) error {
 			_, err := st.Sweep(ctx, at(0), 10)
 			return err

@@ -12,7 +12,6 @@ import (
 func (s *suite) pins(t *testing.T) {
 	group(t, "SetPin", s.pinsSet)
 	group(t, "Pin", s.pinsGet)
-	group(t, "DeletePin", s.pinsDelete)
 }
 
 func (s *suite) pinsSet(t *testing.T) {
@@ -164,69 +163,6 @@ func (s *suite) pinsGet(t *testing.T) {
 		}
 		for i, al := range []string{"al", "al2", "AL", "a"} {
 			diff(t, "Pin of alias "+al, newPin(al, "user-1", fmt.Sprintf("agent-%d", i)), mustPin(t, st, "", al, "user-1"))
-		}
-	})
-}
-
-func (s *suite) pinsDelete(t *testing.T) {
-	s.test(t, "Same", func(t *testing.T, st storage.Storage) {
-		p := newPin("al", "user-1", "agent-1")
-		mustSetPin(t, st, "", p, nil)
-		mustSetPin(t, st, "", newPin("al", "user-2", "agent-2"), nil)
-		// p is compared by value: a copy deletes it.
-		if err := st.DeletePin(t.Context(), "", clonePin(p)); err != nil {
-			t.Fatalf("DeletePin: %v", err)
-		}
-		_, err := st.Pin(t.Context(), "", "al", "user-1")
-		wantErr(t, "Pin after DeletePin", err, storage.ErrNotFound)
-		diff(t, "the other pin", newPin("al", "user-2", "agent-2"), mustPin(t, st, "", "al", "user-2"))
-		// The key is free again: SetPin with no previous pin succeeds.
-		mustSetPin(t, st, "", newPin("al", "user-1", "agent-3"), nil)
-		diff(t, "Pin after setting it again", newPin("al", "user-1", "agent-3"), mustPin(t, st, "", "al", "user-1"))
-	})
-	s.test(t, "NoPin", func(t *testing.T, st storage.Storage) {
-		err := st.DeletePin(t.Context(), "", newPin("al", "user-1", "agent-1"))
-		wantErr(t, "DeletePin in an empty store", err, storage.ErrNotFound)
-		mustSetPin(t, st, "", newPin("al", "user-1", "agent-1"), nil)
-		for _, p := range []*storage.Pin{
-			newPin("al", "user-2", "agent-1"),
-			newPin("al2", "user-1", "agent-1"),
-			newPin("bad key!", "user-1", "agent-1"),
-		} {
-			err := st.DeletePin(t.Context(), "", p)
-			wantErrOneOf(t, fmt.Sprintf("DeletePin(%q, %q)", p.AliasKey, p.Key), err, storage.ErrNotFound, storage.ErrInvalid)
-		}
-		err = st.DeletePin(t.Context(), "other", newPin("al", "user-1", "agent-1"))
-		wantErr(t, "DeletePin in another tenant", err, storage.ErrNotFound)
-		diff(t, "Pin after failed DeletePins", newPin("al", "user-1", "agent-1"), mustPin(t, st, "", "al", "user-1"))
-	})
-	s.test(t, "Changed", func(t *testing.T, st storage.Storage) {
-		stored := newPin("al", "user-1", "agent-1")
-		mustSetPin(t, st, "", stored, nil)
-		for _, tc := range []struct {
-			name string
-			p    *storage.Pin
-		}{
-			{"OtherAgent", newPin("al", "user-1", "agent-2")},
-			{"OtherCreatedAt", func() *storage.Pin { p := clonePin(stored); p.CreatedAt = at(1); return p }()},
-			{"OtherExpiresAt", func() *storage.Pin { p := clonePin(stored); p.ExpiresAt = time.Time{}; return p }()},
-		} {
-			err := st.DeletePin(t.Context(), "", tc.p)
-			wantErr(t, "DeletePin of a changed pin: "+tc.name, err, storage.ErrConflict)
-		}
-		diff(t, "Pin after failed DeletePins", stored, mustPin(t, st, "", "al", "user-1"))
-	})
-	s.test(t, "Expired", func(t *testing.T, st storage.Storage) {
-		// An expired pin is still there to delete, and then no longer swept.
-		p := newPin("al", "user-1", "agent-1")
-		p.ExpiresAt = at(1)
-		mustSetPin(t, st, "", p, nil)
-		if err := st.DeletePin(t.Context(), "", clonePin(p)); err != nil {
-			t.Fatalf("DeletePin of an expired pin: %v", err)
-		}
-		n, err := st.Sweep(t.Context(), at(2*minute), 10)
-		if err != nil || n != 0 {
-			t.Errorf("Sweep after DeletePin = %d, %v; want 0, nil", n, err)
 		}
 	})
 }
