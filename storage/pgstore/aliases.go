@@ -24,6 +24,9 @@ func (s *Store) CreateAlias(ctx context.Context, tenant string, a *alias.Alias) 
 	if !alias.ValidKey(a.Key) {
 		return nil, invalid("alias key %q", a.Key)
 	}
+	if err := checkTimes("alias "+a.Key, a.CreatedAt); err != nil {
+		return nil, err
+	}
 	c := a.Clone()
 	c.Revision = 1
 	rec, err := json.Marshal(c)
@@ -127,6 +130,9 @@ func (s *Store) UpdateAlias(ctx context.Context, tenant string, a *alias.Alias) 
 	if !alias.ValidKey(a.Key) {
 		return nil, notFound("alias", a.Key)
 	}
+	if err := checkTimes("alias "+a.Key, a.CreatedAt); err != nil {
+		return nil, err
+	}
 	c := a.Clone()
 	c.Revision = a.Revision + 1
 	rec, err := json.Marshal(c)
@@ -180,10 +186,12 @@ func (s *Store) DeleteAlias(ctx context.Context, tenant, key string, now time.Ti
 			return err
 		}
 		var live string
+		// Planned for these values every time (QueryExecModeExec): a
+		// cached generic plan may scan every session for an alias with few.
 		err = tx.QueryRow(ctx, s.q(`
 			SELECT key FROM {s}.sessions
 			WHERE tenant = $1 AND alias_key = $2 AND enabled AND (expires_at IS NULL OR expires_at > $3)
-			LIMIT 1`), t, key, clampNanos(now)).Scan(&live)
+			LIMIT 1`), pgx.QueryExecModeExec, t, key, clampNanos(now)).Scan(&live)
 		switch {
 		case err == nil:
 			return fmt.Errorf("pgstore: alias %q: enabled session %q was created through it: %w", key, live, storage.ErrConflict)

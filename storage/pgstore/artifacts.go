@@ -32,6 +32,9 @@ func (s *Store) CreateArtifact(ctx context.Context, tenant string, a *artifact.A
 	if !session.ValidKey(a.SessionKey) {
 		return notFound("session", a.SessionKey)
 	}
+	if err := checkTimes("artifact "+a.ID, a.CreatedAt, a.UpdatedAt, a.ExpiresAt); err != nil {
+		return err
+	}
 	rec, err := encodeArtifact(a)
 	if err != nil {
 		return fmt.Errorf("pgstore: encode artifact: %w", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -274,4 +275,68 @@ func TestCollation(t *testing.T) {
 
 func FuzzPageKey(f *testing.F) {
 	storagetest.FuzzPageKeys(f, newStore(f))
+}
+
+// TestInputsPostgreSQLWouldRefuse checks inputs that PostgreSQL itself would
+// refuse (text that is not UTF-8, NUL bytes, times an int64 of nanoseconds
+// cannot hold): the store answers them with its sentinels, not internal
+// errors, and stores nothing.
+func TestInputsPostgreSQLWouldRefuse(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	now := time.Date(2026, 6, 2, 10, 0, 0, 0, time.UTC)
+	far := time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := st.CreateSession(ctx, "", &session.Session{Key: "s", AgentKey: "agent-1", Enabled: true, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	pin := &storage.Pin{AliasKey: "al", Key: "u", AgentKey: "agent-1", CreatedAt: now}
+	if err := st.SetPin(ctx, "", pin, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantIs := func(what string, err, target error) {
+		t.Helper()
+		if !errors.Is(err, target) {
+			t.Errorf("%s: %v, want %v", what, err, target)
+		}
+	}
+	for _, bad := range []string{"\xff", "a\x00b"} {
+		s := &session.Session{Key: "s", AgentKey: bad, Enabled: true, CreatedAt: now, Revision: 1}
+		_, err := st.UpdateSession(ctx, "", s)
+		wantIs(fmt.Sprintf("UpdateSession with agent key %q", bad), err, storage.ErrInvalid)
+		s.AgentKey, s.AliasKey = "agent-1", bad
+		_, err = st.UpdateSession(ctx, "", s)
+		wantIs(fmt.Sprintf("UpdateSession with alias key %q", bad), err, storage.ErrInvalid)
+		s.Key = "gone"
+		_, err = st.UpdateSession(ctx, "", s)
+		wantIs(fmt.Sprintf("UpdateSession of a missing session with alias key %q", bad), err, storage.ErrNotFound)
+		prev := *pin
+		prev.AgentKey = bad
+		err = st.SetPin(ctx, "", &storage.Pin{AliasKey: "al", Key: "u", AgentKey: "agent-2", CreatedAt: now}, &prev)
+		wantIs(fmt.Sprintf("SetPin with a prev of agent %q", bad), err, storage.ErrConflict)
+	}
+	_, err := st.CreateAlias(ctx, "", &alias.Alias{Key: "far", Name: "far", CreatedAt: far, Policy: testAlias("x").Policy})
+	wantIs("CreateAlias in the year 3000", err, storage.ErrInvalid)
+	_, err = st.CreateSession(ctx, "", &session.Session{Key: "far", AgentKey: "agent-1", CreatedAt: now, ExpiresAt: far})
+	wantIs("CreateSession expiring in the year 3000", err, storage.ErrInvalid)
+	err = st.SetPin(ctx, "", &storage.Pin{AliasKey: "al", Key: "far", AgentKey: "agent-1", CreatedAt: now, ExpiresAt: far}, nil)
+	wantIs("SetPin expiring in the year 3000", err, storage.ErrInvalid)
+	err = st.CreateArtifact(ctx, "", &artifact.Artifact{ID: "art_far", SessionKey: "s", Filename: "f", MimeType: "text/plain", CreatedAt: now, UpdatedAt: far})
+	wantIs("CreateArtifact updated in the year 3000", err, storage.ErrInvalid)
+
+	// Nothing of it was stored.
+	s, err := st.Session(ctx, "", "s")
+	if err != nil || s.Revision != 1 || s.AgentKey != "agent-1" {
+		t.Errorf("session after refused updates: %+v, %v", s, err)
+	}
+	if p, err := st.Pin(ctx, "", "al", "u"); err != nil || !p.Same(pin) {
+		t.Errorf("pin after a refused SetPin: %+v, %v", p, err)
+	}
+	for _, got := range []error{
+		func() error { _, err := st.Alias(ctx, "", "far"); return err }(),
+		func() error { _, err := st.Session(ctx, "", "far"); return err }(),
+		func() error { _, err := st.Pin(ctx, "", "al", "far"); return err }(),
+		func() error { _, err := st.Artifact(ctx, "", "s", "art_far"); return err }(),
+	} {
+		wantIs("a refused write's item", got, storage.ErrNotFound)
+	}
 }

@@ -50,8 +50,9 @@
 //
 // # Concurrency across processes
 //
-// Every method is one statement or one transaction, so it is atomic across
-// every process sharing the database:
+// Every method changes the database in at most one statement or one
+// transaction (other statements only read, to tell why a write did not
+// happen), so it is atomic across every process sharing the database:
 //
 //   - CreateSession locks the alias row (FOR KEY SHARE) in the same statement
 //     that inserts the session, and DeleteAlias locks it (FOR UPDATE) before
@@ -74,8 +75,16 @@
 // # Times
 //
 // Records keep Go's full time precision. The columns that queries compare
-// (expiry, artifact order) hold Unix nanoseconds; times before 1678 or after
-// 2262 are clamped to that range in those columns.
+// (creation, expiry, artifact order, pins) hold Unix nanoseconds, so a write
+// of such a time before 1678 or after 2262 is storage.ErrInvalid.
+//
+// # Sweeping
+//
+// Sweep deletes expired rows through their expiry indexes, skipping rows
+// another transaction holds locked (SKIP LOCKED), so that stores sweeping
+// one database at once share the work. Unlike the other stores, it may
+// therefore return fewer than its limit while expired items remain; the next
+// sweep takes them.
 package pgstore
 
 import (

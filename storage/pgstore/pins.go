@@ -52,6 +52,9 @@ func (s *Store) SetPin(ctx context.Context, tenant string, p, prev *storage.Pin)
 	case p.Key == "" || len(p.Key) > storage.MaxPinKeyLen:
 		return invalid("pin key must be 1-%d bytes", storage.MaxPinKeyLen)
 	}
+	if err := checkTimes("pin", p.CreatedAt, p.ExpiresAt); err != nil {
+		return err
+	}
 	t, k := []byte(tenant), []byte(p.Key)
 	var tag interface{ RowsAffected() int64 }
 	var err error
@@ -62,7 +65,8 @@ func (s *Store) SetPin(ctx context.Context, tenant string, p, prev *storage.Pin)
 			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT DO NOTHING`),
 			t, p.AliasKey, k, p.AgentKey, nanos(p.CreatedAt), nanos(p.ExpiresAt))
-	case prev.AliasKey != p.AliasKey || prev.Key != p.Key:
+	case prev.AliasKey != p.AliasKey || prev.Key != p.Key || !policy.ValidAgentKey(prev.AgentKey) || checkTimes("pin", prev.CreatedAt, prev.ExpiresAt) != nil:
+		// prev cannot be the stored pin.
 		return fmt.Errorf("pgstore: pin %q of alias %q changed: %w", p.Key, p.AliasKey, storage.ErrConflict)
 	default:
 		tag, err = s.pool.Exec(ctx, s.q(`

@@ -93,6 +93,18 @@ var (
 	maxNanoTime = time.Unix(0, math.MaxInt64)
 )
 
+// checkTimes fails with ErrInvalid if a time a write would store in a
+// column lies outside the range of Unix nanoseconds (1678 to 2262); the
+// zero time, stored as NULL, is fine.
+func checkTimes(what string, ts ...time.Time) error {
+	for _, t := range ts {
+		if !t.IsZero() && (t.Before(minNanoTime) || t.After(maxNanoTime)) {
+			return invalid("%s: time %v is outside the years 1678 to 2262 that pgstore stores", what, t)
+		}
+	}
+	return nil
+}
+
 // nanos returns t as Unix nanoseconds, clamped; the zero time is nil (NULL).
 func nanos(t time.Time) *int64 {
 	if t.IsZero() {

@@ -29,6 +29,9 @@ func (s *Store) CreateSession(ctx context.Context, tenant string, sess *session.
 	case sess.AliasKey != "" && !session.ValidKey(sess.AliasKey):
 		return nil, invalid("alias key %q", sess.AliasKey)
 	}
+	if err := checkTimes("session "+sess.Key, sess.CreatedAt, sess.ExpiresAt); err != nil {
+		return nil, err
+	}
 	c := sess.Clone()
 	c.Revision = 1
 	rec, err := encodeSession(c)
@@ -197,6 +200,9 @@ func (s *Store) UpdateSession(ctx context.Context, tenant string, sess *session.
 	if !session.ValidKey(sess.Key) {
 		return nil, notFound("session", sess.Key)
 	}
+	if err := checkTimes("session "+sess.Key, sess.CreatedAt, sess.ExpiresAt); err != nil {
+		return nil, err
+	}
 	c := sess.Clone()
 	c.Revision = sess.Revision + 1
 	rec, err := encodeSession(c)
@@ -204,16 +210,20 @@ func (s *Store) UpdateSession(ctx context.Context, tenant string, sess *session.
 		return nil, fmt.Errorf("pgstore: encode session: %w", err)
 	}
 	t := []byte(tenant)
-	tag, err := s.pool.Exec(ctx, s.q(`
-		UPDATE {s}.sessions SET enabled = $3, expires_at = $4, revision = revision + 1, rec = $5
-		WHERE tenant = $1 AND key = $2 AND revision = $6
-		  AND agent_key = $7 AND coalesce(alias_key, '') = $8 AND created_at IS NOT DISTINCT FROM $9`),
-		t, sess.Key, c.Enabled, nanos(c.ExpiresAt), rec, int64(sess.Revision), sess.AgentKey, sess.AliasKey, nanos(sess.CreatedAt))
-	if err != nil {
-		return nil, s.fail(ctx, "update session", err)
-	}
-	if tag.RowsAffected() == 1 {
-		return c, nil
+	// Malformed agent or alias keys cannot match the stored ones: skip to
+	// telling why (and keep them away from PostgreSQL's text checks).
+	if session.ValidKey(sess.AgentKey) && (sess.AliasKey == "" || session.ValidKey(sess.AliasKey)) {
+		tag, err := s.pool.Exec(ctx, s.q(`
+			UPDATE {s}.sessions SET enabled = $3, expires_at = $4, revision = revision + 1, rec = $5
+			WHERE tenant = $1 AND key = $2 AND revision = $6
+			  AND agent_key = $7 AND coalesce(alias_key, '') = $8 AND created_at IS NOT DISTINCT FROM $9`),
+			t, sess.Key, c.Enabled, nanos(c.ExpiresAt), rec, int64(sess.Revision), sess.AgentKey, sess.AliasKey, nanos(sess.CreatedAt))
+		if err != nil {
+			return nil, s.fail(ctx, "update session", err)
+		}
+		if tag.RowsAffected() == 1 {
+			return c, nil
+		}
 	}
 	// Nothing changed: find out why.
 	var agentKey, aliasKey string

@@ -3,13 +3,18 @@ package pgstore
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // sweeps are the statements Sweep runs in turn, each deleting up to $2 rows
 // expired at $1, oldest first. Rows another transaction holds locked are
 // skipped (SKIP LOCKED), so stores sweeping the same database at once share
 // the work instead of queueing on each other; what one skips, the next
-// sweep takes. A session's events and artifacts go with it (ON DELETE
+// sweep takes. So, unlike the other stores, Sweep may return fewer than its
+// limit while expired items remain: those that another transaction (a
+// concurrent sweep, an update of the session, an event being appended to
+// it) held locked at that moment. A session's events and artifacts go with it (ON DELETE
 // CASCADE).
 var sweeps = []struct{ what, query string }{
 	{"sessions", `
@@ -40,7 +45,9 @@ func (s *Store) Sweep(ctx context.Context, now time.Time, limit int) (int, error
 		if n == limit {
 			break
 		}
-		tag, err := s.pool.Exec(ctx, s.q(sw.query), at, limit-n)
+		// Planned for these values every time (QueryExecModeExec), so that
+		// the expiry index is used whatever a cached plan would do.
+		tag, err := s.pool.Exec(ctx, s.q(sw.query), pgx.QueryExecModeExec, at, limit-n)
 		if err != nil {
 			return n, s.fail(ctx, "sweep "+sw.what, err)
 		}
