@@ -34,7 +34,8 @@
 //   - alias, session, event, artifact: the domain types, their JSON (the
 //     REST contract's field names and shapes), validation, keys and patches.
 //   - storage: the Storage interface and its errors; storage/memstore keeps
-//     state in memory, storage/boltstore in one bbolt file, and
+//     state in memory, storage/boltstore in one bbolt file, storage/pgstore
+//     (a module of its own) in PostgreSQL for several replicas, and
 //     storage/storagetest is the conformance suite every store passes.
 //
 // # Agents
@@ -43,10 +44,15 @@
 // secrets), the input and the history, and reports what it does through the
 // Turn (Reply, Think, Emit, SaveArtifact, AwaitClientTools). Every event is
 // stored as it comes and delivered live to a streaming caller. One turn runs
-// at a time per session: a second input is Conflict, and an interrupt
-// cancels the running turn. An agent's error or panic ends the turn with an
-// Internal error; what it emitted before stays, and the session stays
-// usable.
+// at a time per session, across every router sharing the store: a turn
+// claims its session in the store (status running, until a deadline
+// Options.TurnTimeout away) before it records its input, and a second input
+// is Conflict. An interrupt cancels the running turn when it reaches the
+// router running it; through another router it does nothing but answer. A
+// turn that runs past TurnTimeout is cancelled, and a session left running
+// by a router that crashed takes input again after its deadline. An agent's
+// error or panic ends the turn with an Internal error; what it emitted
+// before stays, and the session stays usable.
 //
 // # Routing
 //

@@ -159,8 +159,10 @@ var errInterrupted = errors.New("interrupted by the client")
 // receives every event as it is delivered (for streaming), on the agent's
 // goroutine; it must not block for long.
 //
-// A second input while a turn is running is Conflict ("Session is already
-// running."); an interrupt cancels the running turn and waits for it to end.
+// A second input while a turn is running, through this router or another
+// sharing the store, is Conflict ("Session is already running.") and stores
+// nothing; an interrupt cancels the turn this router runs, if any, and waits
+// for it to end. A turn is cancelled after Options.TurnTimeout.
 // If the agent fails or panics, Submit returns what was delivered so far and
 // an Internal error; the session stays usable. Cancelling ctx (a client that
 // disconnects) cancels the turn.

@@ -7,9 +7,11 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/agentalias/agentalias"
 	"github.com/agentalias/agentalias/alias"
+	"github.com/agentalias/agentalias/event"
 	"github.com/agentalias/agentalias/policy"
 	"github.com/agentalias/agentalias/session"
 	"github.com/agentalias/agentalias/storage"
@@ -228,6 +230,68 @@ func TestRouters_DeleteAliasRace(t *testing.T) {
 		}
 	}
 	t.Logf("the deletion won %d of %d rounds", deleted, rounds)
+}
+
+// TestRouters_Turns sends inputs to one session from many goroutines
+// through three routers: no two turns overlap, inputs refused while a turn
+// runs are Conflict and store nothing, and each turn stores exactly its
+// input and its reply.
+func TestRouters_Turns(t *testing.T) {
+	ctx := context.Background()
+	routers, stores := replicas(t, 3)
+	if _, err := routers[0].CreateSession(ctx, agentalias.ViaAgent("v1"), session.Params{Key: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	running, overlaps, turns := 0, 0, 0
+	slow := agentalias.AgentFunc(func(ctx context.Context, turn *agentalias.Turn) error {
+		mu.Lock()
+		running++
+		if running > 1 {
+			overlaps++
+		}
+		turns++
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return turn.Reply("ok")
+	})
+	for _, r := range routers {
+		if err := r.RegisterAgent("v1", slow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := agentalias.Input{Messages: []event.Input{event.Text("hi")}}
+	var wg sync.WaitGroup
+	for g := range 9 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 8 {
+				_, err := routers[g%3].Submit(ctx, agentalias.ViaAgent("v1"), "s1", in, nil)
+				if err != nil && agentalias.ErrorCode(err) != agentalias.Conflict {
+					t.Errorf("Submit: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if overlaps != 0 || turns == 0 {
+		t.Errorf("%d turns, %d of them overlapping another; want some, none overlapping", turns, overlaps)
+	}
+	page, err := stores[1].ListEvents(ctx, "", "s1", storage.EventQuery{Limit: storage.MaxLimit, IncludeHidden: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 2*turns {
+		t.Errorf("%d events stored for %d turns; want %d", len(page.Items), turns, 2*turns)
+	}
+	s, err := stores[2].Session(ctx, "", "s1")
+	if err != nil || s.Status != session.Stopped {
+		t.Errorf("session after the turns: %+v, %v; want stopped", s, err)
+	}
 }
 
 // sessionsOf lists the keys of the sessions created through an alias.
