@@ -70,6 +70,14 @@ type Options struct {
 	// sharing the store refuse input to the session (Conflict) until then.
 	// The default is 15 minutes.
 	TurnTimeout time.Duration
+
+	// InterruptPoll is how often a running turn looks in the store for an
+	// interrupt sent through another router sharing the store (an interrupt
+	// through the router running the turn cancels it at once), and how often
+	// that other router looks whether the turn has ended. The default is one
+	// second; a negative value turns the watching off, and then such an
+	// interrupt does nothing.
+	InterruptPoll time.Duration
 }
 
 // AliasRouter is the one type a host holds: it creates aliases, routes new
@@ -142,6 +150,9 @@ func New(store storage.Storage, opts *Options) (*AliasRouter, error) {
 	}
 	if c.opts.TurnTimeout <= 0 {
 		c.opts.TurnTimeout = 15 * time.Minute
+	}
+	if c.opts.InterruptPoll == 0 {
+		c.opts.InterruptPoll = time.Second
 	}
 	if c.opts.SweepInterval == 0 {
 		c.opts.SweepInterval = time.Minute

@@ -224,3 +224,63 @@ func eventCount(t *testing.T, st storage.Storage, key string) int {
 		q.PageKey = page.Next
 	}
 }
+
+// TestAliasRouter_InterruptAcrossRouters: an interrupt through a router that
+// does not run the turn cancels it through the store; the turn ends with
+// session_interrupted, and the interrupt returns once it has ended.
+func TestAliasRouter_InterruptAcrossRouters(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore storeFactory) {
+		ctx := context.Background()
+		store, clock, agent := newStore(t), newClock(), newGatedAgent()
+		rs := routersOn(t, store, clock, 2, map[string]agentalias.Agent{"v1": agent}, func(o *agentalias.Options) {
+			o.InterruptPoll = 10 * time.Millisecond
+		})
+		a, b := rs[0], rs[1]
+		mustCreateSession(t, a, agentalias.ViaAgent("v1"), session.Params{Key: "s1"})
+
+		type result struct {
+			resp *agentalias.Response
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() {
+			resp, err := a.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+			done <- result{resp, err}
+		}()
+		<-agent.started
+		resp, err := b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", agentalias.Input{Type: agentalias.InputInterrupt}, nil)
+		if err != nil || len(resp.Events) != 1 || resp.Events[0].Type != event.SessionInterrupted {
+			t.Fatalf("interrupt through the other router: %+v, %v", resp, err)
+		}
+		// The interrupt returned after the turn ended.
+		s, err := store.Session(ctx, "", "s1")
+		if err != nil || s.Status != session.Stopped || !s.InterruptAt.IsZero() {
+			t.Errorf("session when the interrupt returned: %+v, %v; want stopped, no interrupt pending", s, err)
+		}
+		var res result
+		select {
+		case res = <-done:
+		case <-time.After(10 * time.Second):
+			close(agent.release) // let the test end
+			t.Fatal("the turn was not interrupted through the other router")
+		}
+		if res.err != nil {
+			t.Errorf("the interrupted turn: %v, want nil", res.err)
+		}
+		if n := len(res.resp.Events); n == 0 || res.resp.Events[n-1].Type != event.SessionInterrupted {
+			t.Errorf("the interrupted turn ended with %+v; want session_interrupted last", res.resp.Events)
+		}
+		// The session takes input again, through either router.
+		go func() { <-agent.started; agent.release <- struct{}{} }()
+		if _, err := b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil); err != nil {
+			t.Errorf("input after the interrupt: %v", err)
+		}
+		// An interrupt with no turn running anywhere does nothing.
+		if _, err := b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", agentalias.Input{Type: agentalias.InputInterrupt}, nil); err != nil {
+			t.Errorf("interrupt with no turn: %v", err)
+		}
+		if s, err := store.Session(ctx, "", "s1"); err != nil || !s.InterruptAt.IsZero() {
+			t.Errorf("an interrupt with no turn left %+v, %v", s, err)
+		}
+	})
+}

@@ -179,7 +179,7 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 	}
 	tk := turnKey{r.tenant, sess.Key}
 	if in.Type == InputInterrupt {
-		return r.interrupt(tk, sess.Key, onEvent), nil
+		return r.interrupt(ctx, tk, sess.Key, onEvent)
 	}
 	if !sess.Enabled {
 		return nil, &Error{Code: Conflict, Message: "The session is disabled and does not accept input."}
@@ -246,7 +246,9 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 		return nil, err
 	}
 
+	stopWatching := r.watchInterrupts(turnCtx, sess.Key, sess.TurnDeadline, cancel)
 	runErr := runAgent(turnCtx, agent, t)
+	stopWatching()
 	cause := context.Cause(turnCtx)
 	switch {
 	case errors.Is(cause, errInterrupted) || errors.Is(cause, errClosing):
@@ -262,7 +264,7 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 	// "running".
 	_, err = r.changeSession(context.Background(), sess.Key, func(s *session.Session) {
 		s.Status = session.Stopped
-		s.TurnDeadline = time.Time{}
+		s.TurnDeadline, s.InterruptAt = time.Time{}, time.Time{}
 		s.Touch(r.now())
 		if t.step != nil {
 			s.CurrentStepName = t.step
@@ -331,7 +333,7 @@ func (r *AliasRouter) claimTurn(ctx context.Context, key string, in Input) (*cla
 			s.PendingToolCalls = remaining(s.PendingToolCalls, c.answered)
 		}
 		s.Status = session.Running
-		s.TurnDeadline = now.Add(r.opts.TurnTimeout)
+		s.TurnDeadline, s.InterruptAt = now.Add(r.opts.TurnTimeout), time.Time{}
 		// A running session is not idle: it does not expire while the turn
 		// runs, and the update that ends the turn restarts the idle clock.
 		s.ExpiresAt = time.Time{}
@@ -352,7 +354,7 @@ func (r *AliasRouter) claimTurn(ctx context.Context, key string, in Input) (*cla
 func (r *AliasRouter) releaseTurn(key string, prev *session.Session) error {
 	_, err := r.changeSession(context.Background(), key, func(s *session.Session) {
 		s.Status = prev.Status
-		s.TurnDeadline = prev.TurnDeadline
+		s.TurnDeadline, s.InterruptAt = prev.TurnDeadline, prev.InterruptAt
 		s.ExpiresAt = prev.ExpiresAt
 		s.PendingToolCalls = prev.PendingToolCalls
 	})
@@ -370,20 +372,108 @@ func runAgent(ctx context.Context, a Agent, t *Turn) (err error) {
 }
 
 // interrupt cancels the running turn of a session, if any, and waits for it
-// to end.
-func (r *AliasRouter) interrupt(tk turnKey, sessionKey string, onEvent func(*event.Event)) *Response {
+// to end: at once if this router runs it, through the store if another
+// router sharing the store does.
+func (r *AliasRouter) interrupt(ctx context.Context, tk turnKey, sessionKey string, onEvent func(*event.Event)) (*Response, error) {
 	r.turnsMu.Lock()
 	run := r.turns[tk]
 	r.turnsMu.Unlock()
 	if run != nil {
 		run.cancel(errInterrupted)
 		<-run.done
+	} else if r.opts.InterruptPoll > 0 {
+		if err := r.interruptElsewhere(ctx, sessionKey); err != nil {
+			return nil, err
+		}
 	}
 	ev := &event.Event{ID: event.NewID(r.token()), SessionKey: sessionKey, CreatedAt: r.now(), Type: event.SessionInterrupted}
 	if onEvent != nil {
 		onEvent(ev.Clone())
 	}
-	return &Response{SessionKey: sessionKey, Events: []*event.Event{ev}}
+	return &Response{SessionKey: sessionKey, Events: []*event.Event{ev}}, nil
+}
+
+// interruptElsewhere asks the router running a turn of the session, another
+// one sharing the store, to cancel it, by setting the session's InterruptAt;
+// that router's watchInterrupts sees it within InterruptPoll. It then waits
+// until the turn has ended, for at most 50 looks five to an InterruptPoll
+// (the router may have crashed, leaving the session claimed until its
+// deadline).
+func (r *AliasRouter) interruptElsewhere(ctx context.Context, key string) error {
+	var deadline time.Time
+	for attempt := 0; ; attempt++ {
+		s, err := r.store.Session(ctx, r.tenant, key)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return sessionErr(err, key)
+		}
+		if s.Status != session.Running || !r.now().Before(s.TurnDeadline) {
+			return nil // no turn runs
+		}
+		deadline = s.TurnDeadline
+		if !s.InterruptAt.IsZero() {
+			break // already asked
+		}
+		s.InterruptAt = r.now()
+		_, err = r.store.UpdateSession(ctx, r.tenant, s)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, storage.ErrConflict) || attempt == maxRetries {
+			return sessionErr(err, key)
+		}
+	}
+	wait := max(r.opts.InterruptPoll/5, 5*time.Millisecond)
+	ticker := time.NewTicker(wait)
+	defer ticker.Stop()
+	for range 50 {
+		select {
+		case <-ctx.Done():
+			return classify(ctx.Err(), "session", key)
+		case <-ticker.C:
+		}
+		s, err := r.store.Session(ctx, r.tenant, key)
+		if err != nil || s.Status != session.Running || !s.TurnDeadline.Equal(deadline) {
+			return nil // the turn has ended
+		}
+	}
+	return nil
+}
+
+// watchInterrupts watches the store for an interrupt of the turn that
+// claimed the session until deadline, sent through another router, and
+// cancels the turn when one comes. The returned function stops the watcher
+// and waits for it.
+func (r *AliasRouter) watchInterrupts(ctx context.Context, key string, deadline time.Time, cancel context.CancelCauseFunc) (stop func()) {
+	if r.opts.InterruptPoll <= 0 {
+		return func() {}
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(r.opts.InterruptPoll)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			s, err := r.store.Session(ctx, r.tenant, key)
+			if err == nil && s.Status == session.Running && s.TurnDeadline.Equal(deadline) && !s.InterruptAt.IsZero() {
+				cancel(errInterrupted)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 // checkToolOutputs matches tool outputs to the session's outstanding calls.

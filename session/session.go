@@ -150,6 +150,12 @@ type Session struct {
 	// part of the JSON.
 	TurnDeadline time.Time `json:"-"`
 
+	// InterruptAt is when an interrupt for the running turn was sent through
+	// a router that does not run it; the router running the turn watches for
+	// it and cancels the turn. Zero when none is pending. It is not part of
+	// the JSON.
+	InterruptAt time.Time `json:"-"`
+
 	// Revision counts changes to the stored session. Stores set it: 1 on
 	// creation, incremented by every update. It is not part of the JSON.
 	Revision uint64 `json:"-"`

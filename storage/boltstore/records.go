@@ -27,6 +27,7 @@ type sessionRecord struct {
 	Pending   []event.PendingCall `json:"pending,omitempty"`
 	ExpiresAt time.Time           `json:"exp,omitzero"`
 	Turn      time.Time           `json:"turn,omitzero"`
+	Interrupt time.Time           `json:"intr,omitzero"`
 	Revision  uint64              `json:"rev"`
 	Seq       uint64              `json:"seq"`
 }
@@ -56,7 +57,7 @@ func decodeAlias(b []byte) (*alias.Alias, error) {
 }
 
 func encodeSession(s *session.Session, seq uint64) ([]byte, error) {
-	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Turn: s.TurnDeadline, Revision: s.Revision, Seq: seq})
+	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Turn: s.TurnDeadline, Interrupt: s.InterruptAt, Revision: s.Revision, Seq: seq})
 }
 
 func decodeSession(b []byte) (*session.Session, uint64, error) {
@@ -69,6 +70,7 @@ func decodeSession(b []byte) (*session.Session, uint64, error) {
 	s.PendingToolCalls = r.Pending
 	s.ExpiresAt = r.ExpiresAt
 	s.TurnDeadline = r.Turn
+	s.InterruptAt = r.Interrupt
 	s.Revision = r.Revision
 	return s, r.Seq, nil
 }

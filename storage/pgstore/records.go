@@ -27,6 +27,7 @@ type sessionRecord struct {
 	Pending   []event.PendingCall `json:"pending,omitempty"`
 	ExpiresAt time.Time           `json:"exp,omitzero"`
 	Turn      time.Time           `json:"turn,omitzero"`
+	Interrupt time.Time           `json:"intr,omitzero"`
 }
 
 type artifactRecord struct {
@@ -44,7 +45,7 @@ func decodeAlias(b []byte, rev int64) (*alias.Alias, error) {
 }
 
 func encodeSession(s *session.Session) ([]byte, error) {
-	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Turn: s.TurnDeadline})
+	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Turn: s.TurnDeadline, Interrupt: s.InterruptAt})
 }
 
 func decodeSession(b []byte, rev int64) (*session.Session, error) {
@@ -57,6 +58,7 @@ func decodeSession(b []byte, rev int64) (*session.Session, error) {
 	s.PendingToolCalls = r.Pending
 	s.ExpiresAt = r.ExpiresAt
 	s.TurnDeadline = r.Turn
+	s.InterruptAt = r.Interrupt
 	s.Revision = uint64(rev)
 	return s, nil
 }
