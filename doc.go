@@ -47,10 +47,12 @@
 // at a time per session, across every router sharing the store: a turn
 // claims its session in the store (status running, until a deadline
 // Options.TurnTimeout away) before it records its input, and a second input
-// is Conflict. An interrupt cancels the running turn when it reaches the
-// router running it; through another router it does nothing but answer. A
-// turn that runs past TurnTimeout is cancelled, and a session left running
-// by a router that crashed takes input again after its deadline. An agent's
+// is Conflict. An interrupt cancels the running turn through any of those
+// routers: at once through the one running it, and through another by
+// marking the session in the store, which the running router checks every
+// Options.InterruptPoll. A turn that runs past TurnTimeout is cancelled, and
+// a session left running by a router that crashed takes input again after
+// its deadline. An agent's
 // error or panic ends the turn with an Internal error; what it emitted
 // before stays, and the session stays usable.
 //

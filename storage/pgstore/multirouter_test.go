@@ -41,6 +41,7 @@ func replicas(t *testing.T, n int) ([]*agentalias.AliasRouter, []*pgstore.Store)
 		r, err := agentalias.New(st, &agentalias.Options{
 			Agents:        map[string]agentalias.Agent{"v1": echo, "v2": echo, "v3": echo},
 			SweepInterval: -1,
+			InterruptPoll: 20 * time.Millisecond,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -291,6 +292,50 @@ func TestRouters_Turns(t *testing.T) {
 	s, err := stores[2].Session(ctx, "", "s1")
 	if err != nil || s.Status != session.Stopped {
 		t.Errorf("session after the turns: %+v, %v; want stopped", s, err)
+	}
+}
+
+// TestRouters_Interrupt interrupts, through one router, a turn another
+// router runs: the turn ends with session_interrupted, and the interrupt
+// returns once it has.
+func TestRouters_Interrupt(t *testing.T) {
+	ctx := context.Background()
+	routers, stores := replicas(t, 2)
+	started := make(chan struct{}, 1)
+	waiter := agentalias.AgentFunc(func(ctx context.Context, turn *agentalias.Turn) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	if err := routers[0].RegisterAgent("waiter", waiter); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := routers[0].CreateSession(ctx, agentalias.ViaAgent("waiter"), session.Params{Key: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *agentalias.Response, 1)
+	go func() {
+		resp, err := routers[0].Submit(ctx, agentalias.ViaAgent("waiter"), "s1", agentalias.Input{Messages: []event.Input{event.Text("hi")}}, nil)
+		if err != nil {
+			t.Errorf("the interrupted turn: %v", err)
+		}
+		done <- resp
+	}()
+	<-started
+	// The second router does not know the agent: interrupting needs none.
+	if _, err := routers[1].Submit(ctx, agentalias.ViaAgent("waiter"), "s1", agentalias.Input{Type: agentalias.InputInterrupt}, nil); err != nil {
+		t.Fatalf("interrupt through the other router: %v", err)
+	}
+	if s, err := stores[1].Session(ctx, "", "s1"); err != nil || s.Status != session.Stopped {
+		t.Errorf("session when the interrupt returned: %+v, %v; want stopped", s, err)
+	}
+	select {
+	case resp := <-done:
+		if resp == nil || len(resp.Events) == 0 || resp.Events[len(resp.Events)-1].Type != event.SessionInterrupted {
+			t.Errorf("the turn ended with %+v; want session_interrupted last", resp)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the turn was not interrupted")
 	}
 }
 
