@@ -85,6 +85,20 @@
 // one database at once share the work. Unlike the other stores, it may
 // therefore return fewer than its limit while expired items remain; the next
 // sweep takes them.
+//
+// # Secrets
+//
+// Session secrets are stored in the session record as they are, as
+// boltstore stores them: protect the database (its roles, its backups) as
+// you would the secrets.
+//
+// # Testing
+//
+// The package's tests need a PostgreSQL server; they read its DSN from
+// AGENTALIAS_PG_DSN and refuse to run without it. Each test works in a
+// schema of its own and drops it:
+//
+//	AGENTALIAS_PG_DSN='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' go test ./...
 package pgstore
 
 import (
