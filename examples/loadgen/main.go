@@ -9,6 +9,11 @@
 //	go run ./examples/loadgen -input                 # each session also gets one input turn
 //	go run ./examples/loadgen -target http://127.0.0.1:8080   # a running server (loopback only)
 //
+// With -target, loadgen creates its alias "loadgen" on the server, routing
+// to agents v1 and v2, so start the server with them:
+//
+//	go run ./examples/server -agents v1,v2 -db 'postgres://...&pool_max_conns=16'
+//
 // It only ever targets loopback addresses, and stops by itself.
 package main
 
@@ -78,7 +83,11 @@ func main() {
 		}
 		return nil
 	})
-	fmt.Printf("agentalias (%s store): %s\n", *storeKind, what)
+	if *target != "" {
+		fmt.Printf("agentalias (the server at %s): %s\n", *target, what)
+	} else {
+		fmt.Printf("agentalias (%s store): %s\n", *storeKind, what)
+	}
 	res.print()
 
 	if !*skipCeiling {
