@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -52,14 +53,23 @@ func (s *Store) CreateAlias(ctx context.Context, tenant string, a *alias.Alias) 
 // Alias implements storage.Aliases.
 func (s *Store) Alias(ctx context.Context, tenant, key string) (*alias.Alias, error) {
 	var a *alias.Alias
+	id := aliasID{tenant, key}
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		v := get(sub(tenantBucket(tx, tenant), "a"), []byte(key))
 		if v == nil {
 			return notFound("alias", key)
 		}
-		var err error
-		a, err = decodeAlias(v)
-		return err
+		if d, ok := s.decoded.Load(id); ok && bytes.Equal(d.(*decodedAlias).rec, v) {
+			a = d.(*decodedAlias).a.Clone()
+			return nil
+		}
+		d, err := decodeAlias(v)
+		if err != nil {
+			return err
+		}
+		s.decoded.Store(id, &decodedAlias{rec: bytes.Clone(v), a: d})
+		a = d.Clone()
+		return nil
 	})
 	return a, err
 }
@@ -165,6 +175,7 @@ func (s *Store) DeleteAlias(ctx context.Context, tenant, key string, now time.Ti
 		if err := b.Delete([]byte(key)); err != nil {
 			return err
 		}
+		s.decoded.Delete(aliasID{tenant, key})
 		return deletePins(tx, t, tenant, key)
 	})
 }

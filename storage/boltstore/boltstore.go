@@ -78,6 +78,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/agentalias/agentalias/alias"
 	"github.com/agentalias/agentalias/storage"
 )
 
@@ -139,6 +140,22 @@ type Store struct {
 	writes  chan *write
 	quit    chan struct{}
 	done    chan struct{} // closed when the committer has stopped
+
+	// decoded holds the last decoded form of each alias Alias has read,
+	// by tenant and key, with the record it came from: a read whose record
+	// is unchanged returns a copy instead of decoding it again (session
+	// creation reads its alias every time, and decoding a policy costs
+	// more than copying one). DeleteAlias removes the entry.
+	decoded sync.Map // aliasID -> *decodedAlias
+}
+
+// aliasID names an alias across tenants.
+type aliasID struct{ tenant, key string }
+
+// decodedAlias is a decoded alias record.
+type decodedAlias struct {
+	rec []byte
+	a   *alias.Alias
 }
 
 var _ storage.Storage = (*Store)(nil)

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,7 +66,18 @@ func (s *Store) Alias(ctx context.Context, tenant, key string) (*alias.Alias, er
 	if err != nil {
 		return nil, s.fail(ctx, "read alias", err)
 	}
-	return decodeAlias(rec, rev)
+	id := aliasID{tenant, key}
+	if d, ok := s.decoded.Load(id); ok {
+		if d := d.(*decodedAlias); d.rev == rev && bytes.Equal(d.rec, rec) {
+			return d.a.Clone(), nil
+		}
+	}
+	a, err := decodeAlias(rec, rev)
+	if err != nil {
+		return nil, err
+	}
+	s.decoded.Store(id, &decodedAlias{rec: rec, rev: rev, a: a})
+	return a.Clone(), nil
 }
 
 // ListAliases implements storage.Aliases. The Enabled filter is applied by
@@ -202,6 +214,7 @@ func (s *Store) DeleteAlias(ctx context.Context, tenant, key string, now time.Ti
 			return err
 		}
 		_, err = tx.Exec(ctx, s.q(`DELETE FROM {s}.pins WHERE tenant = $1 AND alias_key = $2`), t, key)
+		s.decoded.Delete(aliasID{tenant, key})
 		return err
 	})
 	return s.fail(ctx, "delete alias", err)

@@ -125,6 +125,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/agentalias/agentalias/alias"
 	"github.com/agentalias/agentalias/storage"
 )
 
@@ -176,6 +177,22 @@ type Store struct {
 
 	queries sync.Map // query text with {s} -> query text with the schema
 	closed  atomic.Bool
+
+	// decoded holds the last decoded form of each alias Alias has read,
+	// by tenant and key, with the record it came from: a read whose record
+	// is unchanged returns a copy instead of decoding it again (session
+	// creation reads its alias every time). DeleteAlias removes the entry.
+	decoded sync.Map // aliasID -> *decodedAlias
+}
+
+// aliasID names an alias across tenants.
+type aliasID struct{ tenant, key string }
+
+// decodedAlias is a decoded alias record and its revision.
+type decodedAlias struct {
+	rec []byte
+	rev int64
+	a   *alias.Alias
 }
 
 // Open connects to the database dsn names, migrates the schema, and returns
