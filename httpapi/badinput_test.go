@@ -243,6 +243,7 @@ type badCase struct {
 	status int
 	field  string // the field_errors key that must name the problem, or ""
 	msg    string // a message that must be among messages, or ""
+	hdr    []string
 }
 
 // run sends the bad request and checks the answer and that nothing changed.
@@ -253,7 +254,7 @@ func (w *world) run(t *testing.T, c badCase) {
 	if c.field != "" {
 		fields = append(fields, c.field)
 	}
-	checkError(t, do(t, w.h, c.method, c.path, c.body), c.status, c.msg, fields...)
+	checkError(t, do(t, w.h, c.method, c.path, c.body, c.hdr...), c.status, c.msg, fields...)
 	unchanged(t, w.router, before)
 }
 
@@ -296,6 +297,29 @@ func TestBadPathParameters(t *testing.T) {
 	}
 	if n < 100 {
 		t.Errorf("only %d cases", n)
+	}
+}
+
+// TestBadTimeoutHeaders sends every route malformed Request-Timeout and
+// Request-Timeout-Millis headers.
+func TestBadTimeoutHeaders(t *testing.T) {
+	w := newWorld(t, &httpapi.Options{MaxBodyBytes: maxBody})
+	bad := map[string]string{"Zero": "0", "Negative": "-1", "Fraction": "1.5", "Word": "soon", "Overflow": "99999999999999999999", "Huge": "9223372036854775807"}
+	for _, rt := range allRoutes() {
+		for _, name := range []string{"Request-Timeout", "Request-Timeout-Millis"} {
+			for caseName, v := range bad {
+				if caseName == "Huge" && name == "Request-Timeout-Millis" {
+					continue // 2^63-1 ms fits a time.Duration
+				}
+				var body any
+				if rt.body != nil {
+					body = rt.body()
+				}
+				c := badCase{method: rt.method, path: w.fill(rt.path, nil), body: body, hdr: []string{name, v},
+					status: http.StatusBadRequest, field: name}
+				t.Run(rt.id+"/"+name+"/"+caseName, func(t *testing.T) { w.run(t, c) })
+			}
+		}
 	}
 }
 

@@ -29,6 +29,13 @@
 // an unknown path is 404. Internal error text never reaches a client; it is
 // logged with the request id.
 //
+// # Timeouts
+//
+// The contract's Request-Timeout (seconds) and Request-Timeout-Millis
+// headers bound a request: its context is cancelled when the shorter one
+// runs out, a running agent turn with it, and the request answers 503. A
+// value that is not a whole number of at least 1 is 400.
+//
 // # Streaming
 //
 // An input with "stream_response": true answers 201 with
@@ -45,9 +52,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/agentalias/agentalias"
 )
@@ -189,6 +199,37 @@ func allowed(ms []string) string {
 	return strings.Join(out, ", ")
 }
 
+// requestTimeout reads the Request-Timeout and Request-Timeout-Millis
+// headers: the shorter applies; 0 means neither is set.
+func requestTimeout(r *http.Request) (time.Duration, error) {
+	var d time.Duration
+	var fields map[string]string
+	for _, hd := range []struct {
+		name string
+		unit time.Duration
+	}{{"Request-Timeout", time.Second}, {"Request-Timeout-Millis", time.Millisecond}} {
+		v := r.Header.Get(hd.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > int64(math.MaxInt64/hd.unit) {
+			if fields == nil {
+				fields = map[string]string{}
+			}
+			fields[hd.name] = "must be a whole number, at least 1"
+			continue
+		}
+		if t := time.Duration(n) * hd.unit; d == 0 || t < d {
+			d = t
+		}
+	}
+	if fields != nil {
+		return 0, &agentalias.Error{Code: agentalias.Invalid, Message: "invalid request headers", Fields: fields}
+	}
+	return d, nil
+}
+
 // call is one request being served.
 type call struct {
 	w      http.ResponseWriter
@@ -200,6 +241,16 @@ type call struct {
 // serve runs one operation: tenant, authorization, then the operation, with
 // every failure going through writeError.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o op) {
+	timeout, err := requestTimeout(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if timeout > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	tenant, err := h.opts.Tenant(r)
 	if err != nil {
 		var e *agentalias.Error
