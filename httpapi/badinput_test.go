@@ -694,6 +694,9 @@ func TestUnknownPath(t *testing.T) {
 		"/v2/agent_aliases/support/sessions/chat-1/artifacts/" + w.artifactID + "/data",
 		"/v2/agents", "/v2/agents/support-v1", "/v2/agents/support-v1/sessions/chat-1/events/" + w.eventID + "/hide/now",
 		"/v2/agent_aliases/support/policy/extra", "/v2/openapi.yaml", "/favicon.ico",
+		// Paths that are not clean are unknown, not redirected.
+		"//v2/agent_aliases", "/v2//agent_aliases", "/v2/./agent_aliases", "/v2/agent_aliases/support/../support",
+		"/v2/agent_aliases/./support/sessions", "/v2/agents/support-v1/sessions/./chat-1",
 	}
 	for _, p := range paths {
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {

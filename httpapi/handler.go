@@ -54,6 +54,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -124,7 +125,24 @@ func NewHandler(r *agentalias.AliasRouter, opts *Options) (*Handler, error) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := h.opts.RequestID(r)
 	w.Header().Set("X-Request-Id", id)
-	h.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	if !clean(r.URL.Path) {
+		// http.ServeMux would redirect to the clean path; the contract
+		// knows no such path.
+		h.writeError(w, r, &agentalias.Error{Code: agentalias.NotFound, Message: "no such path: " + r.URL.Path, ID: r.URL.Path})
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// clean reports whether p is a clean absolute path (a trailing slash
+// allowed), one that http.ServeMux serves without redirecting.
+func clean(p string) bool {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 type requestIDKey struct{}
