@@ -17,5 +17,7 @@ require (
 	golang.org/x/text v0.41.0 // indirect
 )
 
-// Developed in lockstep with the core module in this repository.
+// Developed in lockstep with the core module in this repository. The replace
+// directive does not reach hosts: to release, tag the core first (vX.Y.Z),
+// require that version above, then tag this module (storage/pgstore/vX.Y.Z).
 replace github.com/agentalias/agentalias => ../..
