@@ -65,10 +65,11 @@ type Options struct {
 
 	// TurnTimeout is the longest an agent turn may run: the turn's context
 	// is cancelled then, the turn ends with a session_interrupted event, and
-	// Submit returns an Internal error. It is also how long a session stays
-	// claimed by a turn whose router crashed before ending it: other routers
-	// sharing the store refuse input to the session (Conflict) until then.
-	// The default is 15 minutes.
+	// Submit returns an Internal error. A turn's claim on its session lasts
+	// 30 seconds longer, so that a turn winding down keeps it; that is also
+	// how long a session stays claimed by a turn whose router crashed before
+	// ending it: other routers sharing the store refuse input to the session
+	// (Conflict) and deleting it until then. The default is 15 minutes.
 	TurnTimeout time.Duration
 
 	// InterruptPoll is how often a running turn looks in the store for an

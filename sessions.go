@@ -97,6 +97,13 @@ func (r *AliasRouter) session(ctx context.Context, scope Scope, key string) (*se
 // changeSession applies change to the stored session with compare-and-set,
 // retrying when another writer got there first.
 func (r *AliasRouter) changeSession(ctx context.Context, key string, change func(*session.Session)) (*session.Session, error) {
+	return r.changeSessionIf(ctx, key, func(s *session.Session) bool { change(s); return true })
+}
+
+// changeSessionIf is changeSession for a change that may decline: when
+// change returns false, nothing is written and the stored session is
+// returned as it is.
+func (r *AliasRouter) changeSessionIf(ctx context.Context, key string, change func(*session.Session) bool) (*session.Session, error) {
 	for range maxRetries {
 		s, err := r.store.Session(ctx, r.tenant, key)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -105,7 +112,9 @@ func (r *AliasRouter) changeSession(ctx context.Context, key string, change func
 		if err != nil {
 			return nil, sessionErr(err, key)
 		}
-		change(s)
+		if !change(s) {
+			return s, nil
+		}
 		updated, err := r.store.UpdateSession(ctx, r.tenant, s)
 		if errors.Is(err, storage.ErrConflict) {
 			continue
@@ -564,7 +573,8 @@ func (r *AliasRouter) DeleteSession(ctx context.Context, scope Scope, key string
 	r.turnsMu.Lock()
 	busy := r.turns[turnKey{r.tenant, s.Key}] != nil
 	r.turnsMu.Unlock()
-	if busy {
+	// A turn run by another router sharing the store holds a claim.
+	if busy || s.Status == session.Running && r.now().Before(s.TurnDeadline) {
 		return &Error{Code: Conflict, Message: "Session is running; interrupt it before deleting it."}
 	}
 	return sessionErr(r.store.DeleteSession(ctx, r.tenant, key), key)

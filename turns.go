@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentalias/agentalias/event"
@@ -146,10 +147,11 @@ func (in *Input) validate() error {
 // turnKey names a session across tenants.
 type turnKey struct{ tenant, session string }
 
-// running is a turn in progress.
+// running is a turn in progress in this router.
 type running struct {
-	cancel context.CancelCauseFunc
-	done   chan struct{}
+	cancel  context.CancelCauseFunc
+	done    chan struct{}
+	claimed atomic.Bool // the turn holds the session's claim in the store
 }
 
 var errInterrupted = errors.New("interrupted by the client")
@@ -218,14 +220,15 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 	}()
 	// ... and across the routers sharing the store: the session is marked
 	// running, until a deadline, by a compare-and-set.
-	before, err := r.claimTurn(ctx, sess.Key, in)
+	before, err := r.claimTurn(ctx, sess, in)
 	if err != nil {
 		return nil, err
 	}
+	run.claimed.Store(true)
 	sess = before.claimed
 	answered = before.answered
 	release := func() {
-		if err := r.releaseTurn(sess.Key, before.prev); err != nil {
+		if err := r.releaseTurn(sess.Key, sess.TurnID, before.prev); err != nil {
 			r.log.Warn("agentalias: releasing a turn that failed to start", "session", sess.Key, "tenant", r.tenant, "err", err)
 		}
 	}
@@ -246,7 +249,7 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 		return nil, err
 	}
 
-	stopWatching := r.watchInterrupts(turnCtx, sess.Key, sess.TurnDeadline, cancel)
+	stopWatching := r.watchInterrupts(turnCtx, sess.Key, sess.TurnID, cancel)
 	runErr := runAgent(turnCtx, agent, t)
 	stopWatching()
 	cause := context.Cause(turnCtx)
@@ -261,10 +264,14 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 	events := t.end()
 
 	// Record the outcome whatever happened: the session must not stay
-	// "running".
-	_, err = r.changeSession(context.Background(), sess.Key, func(s *session.Session) {
+	// "running". (Unless the claim is no longer this turn's: it outlived its
+	// deadline and another turn claimed the session, which that turn ends.)
+	_, err = r.changeSessionIf(context.Background(), sess.Key, func(s *session.Session) bool {
+		if s.TurnID != sess.TurnID {
+			return false
+		}
 		s.Status = session.Stopped
-		s.TurnDeadline, s.InterruptAt = time.Time{}, time.Time{}
+		s.TurnDeadline, s.InterruptAt, s.TurnID = time.Time{}, time.Time{}, ""
 		s.Touch(r.now())
 		if t.step != nil {
 			s.CurrentStepName = t.step
@@ -275,6 +282,7 @@ func (r *AliasRouter) Submit(ctx context.Context, scope Scope, sessionKey string
 		if t.paused {
 			s.PendingToolCalls = append(s.PendingToolCalls, t.pending...)
 		}
+		return true
 	})
 	resp := &Response{SessionKey: sess.Key, Events: events}
 	if runErr != nil && ctx.Err() != nil {
@@ -302,17 +310,26 @@ type claim struct {
 	answered      map[string]event.PendingCall
 }
 
+// claimGrace is how long the stored claim of a turn outlasts the turn's own
+// timeout, so that a turn still winding down after its context was cancelled
+// keeps the session to itself.
+const claimGrace = 30 * time.Second
+
 // claimTurn marks a session running for a turn of in, in the store, by a
 // compare-and-set on its revision: of inputs racing to the same session,
 // through this router or another sharing the store, one wins and the others
-// are Conflict ("Session is already running."). A session left running by a
-// router that crashed is free again after its TurnDeadline. For a tool
-// output, the answered calls are checked and removed in the same update, so
-// two answers to one call cannot both be taken.
-func (r *AliasRouter) claimTurn(ctx context.Context, key string, in Input) (*claim, error) {
+// are Conflict ("Session is already running."). The claim carries a random
+// TurnID, which only its turn clears, and lasts until TurnDeadline
+// (TurnTimeout plus claimGrace), after which a session left running by a
+// router that crashed takes input again. For a tool output, the answered
+// calls are checked and removed in the same update, so two answers to one
+// call cannot both be taken. scoped is the session as the caller found it:
+// a different session stored under its key since is NotFound.
+func (r *AliasRouter) claimTurn(ctx context.Context, scoped *session.Session, in Input) (*claim, error) {
+	key := scoped.Key
 	for range maxRetries {
 		s, err := r.store.Session(ctx, r.tenant, key)
-		if err == nil && s.Expired(r.now()) {
+		if err == nil && (s.Expired(r.now()) || s.AgentKey != scoped.AgentKey || s.AliasKey != scoped.AliasKey || !s.CreatedAt.Equal(scoped.CreatedAt)) {
 			err = storage.ErrNotFound
 		}
 		if err != nil {
@@ -333,11 +350,18 @@ func (r *AliasRouter) claimTurn(ctx context.Context, key string, in Input) (*cla
 			s.PendingToolCalls = remaining(s.PendingToolCalls, c.answered)
 		}
 		s.Status = session.Running
-		s.TurnDeadline, s.InterruptAt = now.Add(r.opts.TurnTimeout), time.Time{}
+		s.TurnID = r.token()
+		s.TurnDeadline, s.InterruptAt = now.Add(r.opts.TurnTimeout+claimGrace), time.Time{}
 		// A running session is not idle: it does not expire while the turn
 		// runs, and the update that ends the turn restarts the idle clock.
 		s.ExpiresAt = time.Time{}
-		c.claimed, err = r.store.UpdateSession(ctx, r.tenant, s)
+		if err := ctx.Err(); err != nil {
+			return nil, classify(err, "session", key)
+		}
+		// The write is not cut short by ctx: a claim the store committed
+		// although the caller saw an error would hold the session for the
+		// whole deadline, with no turn to end it.
+		c.claimed, err = r.store.UpdateSession(context.WithoutCancel(ctx), r.tenant, s)
 		switch {
 		case errors.Is(err, storage.ErrConflict):
 			continue
@@ -350,13 +374,18 @@ func (r *AliasRouter) claimTurn(ctx context.Context, key string, in Input) (*cla
 }
 
 // releaseTurn undoes claimTurn for a turn that failed before its agent
-// ran: status, deadline, expiry and pending calls go back to what they were.
-func (r *AliasRouter) releaseTurn(key string, prev *session.Session) error {
-	_, err := r.changeSession(context.Background(), key, func(s *session.Session) {
+// ran, if the claim is still turnID's: status, deadline, expiry and pending
+// calls go back to what they were.
+func (r *AliasRouter) releaseTurn(key, turnID string, prev *session.Session) error {
+	_, err := r.changeSessionIf(context.Background(), key, func(s *session.Session) bool {
+		if s.TurnID != turnID {
+			return false
+		}
 		s.Status = prev.Status
-		s.TurnDeadline, s.InterruptAt = prev.TurnDeadline, prev.InterruptAt
+		s.TurnDeadline, s.InterruptAt, s.TurnID = prev.TurnDeadline, prev.InterruptAt, prev.TurnID
 		s.ExpiresAt = prev.ExpiresAt
 		s.PendingToolCalls = prev.PendingToolCalls
+		return true
 	})
 	return err
 }
@@ -378,10 +407,12 @@ func (r *AliasRouter) interrupt(ctx context.Context, tk turnKey, sessionKey stri
 	r.turnsMu.Lock()
 	run := r.turns[tk]
 	r.turnsMu.Unlock()
-	if run != nil {
+	if run != nil && run.claimed.Load() {
 		run.cancel(errInterrupted)
 		<-run.done
 	} else if r.opts.InterruptPoll > 0 {
+		// No turn here, or only an input that has not (yet) claimed the
+		// session and may be refused: the turn, if any, runs elsewhere.
 		if err := r.interruptElsewhere(ctx, sessionKey); err != nil {
 			return nil, err
 		}
@@ -396,11 +427,11 @@ func (r *AliasRouter) interrupt(ctx context.Context, tk turnKey, sessionKey stri
 // interruptElsewhere asks the router running a turn of the session, another
 // one sharing the store, to cancel it, by setting the session's InterruptAt;
 // that router's watchInterrupts sees it within InterruptPoll. It then waits
-// until the turn has ended, for at most 50 looks five to an InterruptPoll
-// (the router may have crashed, leaving the session claimed until its
+// until that turn has ended, looking five times an InterruptPoll, at most 50
+// times (the router may have crashed, leaving the session claimed until its
 // deadline).
 func (r *AliasRouter) interruptElsewhere(ctx context.Context, key string) error {
-	var deadline time.Time
+	var turnID string
 	for attempt := 0; ; attempt++ {
 		s, err := r.store.Session(ctx, r.tenant, key)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -412,7 +443,7 @@ func (r *AliasRouter) interruptElsewhere(ctx context.Context, key string) error 
 		if s.Status != session.Running || !r.now().Before(s.TurnDeadline) {
 			return nil // no turn runs
 		}
-		deadline = s.TurnDeadline
+		turnID = s.TurnID
 		if !s.InterruptAt.IsZero() {
 			break // already asked
 		}
@@ -425,8 +456,7 @@ func (r *AliasRouter) interruptElsewhere(ctx context.Context, key string) error 
 			return sessionErr(err, key)
 		}
 	}
-	wait := max(r.opts.InterruptPoll/5, 5*time.Millisecond)
-	ticker := time.NewTicker(wait)
+	ticker := time.NewTicker(max(r.opts.InterruptPoll/5, 5*time.Millisecond))
 	defer ticker.Stop()
 	for range 50 {
 		select {
@@ -435,18 +465,22 @@ func (r *AliasRouter) interruptElsewhere(ctx context.Context, key string) error 
 		case <-ticker.C:
 		}
 		s, err := r.store.Session(ctx, r.tenant, key)
-		if err != nil || s.Status != session.Running || !s.TurnDeadline.Equal(deadline) {
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			return nil
+		case err != nil:
+			return sessionErr(err, key)
+		case s.Status != session.Running || s.TurnID != turnID:
 			return nil // the turn has ended
 		}
 	}
 	return nil
 }
 
-// watchInterrupts watches the store for an interrupt of the turn that
-// claimed the session until deadline, sent through another router, and
-// cancels the turn when one comes. The returned function stops the watcher
-// and waits for it.
-func (r *AliasRouter) watchInterrupts(ctx context.Context, key string, deadline time.Time, cancel context.CancelCauseFunc) (stop func()) {
+// watchInterrupts watches the store for an interrupt of the turn turnID,
+// sent through another router, and cancels the turn when one comes. The
+// returned function stops the watcher and waits for it.
+func (r *AliasRouter) watchInterrupts(ctx context.Context, key, turnID string, cancel context.CancelCauseFunc) (stop func()) {
 	if r.opts.InterruptPoll <= 0 {
 		return func() {}
 	}
@@ -464,7 +498,7 @@ func (r *AliasRouter) watchInterrupts(ctx context.Context, key string, deadline 
 			case <-ticker.C:
 			}
 			s, err := r.store.Session(ctx, r.tenant, key)
-			if err == nil && s.Status == session.Running && s.TurnDeadline.Equal(deadline) && !s.InterruptAt.IsZero() {
+			if err == nil && s.TurnID == turnID && !s.InterruptAt.IsZero() {
 				cancel(errInterrupted)
 				return
 			}

@@ -176,7 +176,11 @@ func (p Patch) Apply(s *Session, now time.Time) (*Session, error) {
 	}
 	if p.TTIMinutes != nil {
 		c.TTIMinutes = *p.TTIMinutes
-		c.Touch(now)
+		// A running session does not expire; the end of its turn restarts
+		// the idle clock with the new TTI.
+		if c.Status != Running {
+			c.Touch(now)
+		}
 	}
 	if p.Secrets != nil {
 		if c.Secrets == nil {

@@ -150,6 +150,10 @@ type Session struct {
 	// part of the JSON.
 	TurnDeadline time.Time `json:"-"`
 
+	// TurnID identifies, while Status is Running, the turn that claimed the
+	// session: only that turn ends the claim. It is not part of the JSON.
+	TurnID string `json:"-"`
+
 	// InterruptAt is when an interrupt for the running turn was sent through
 	// a router that does not run it; the router running the turn watches for
 	// it and cancels the turn. Zero when none is pending. It is not part of

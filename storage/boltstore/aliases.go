@@ -57,6 +57,7 @@ func (s *Store) Alias(ctx context.Context, tenant, key string) (*alias.Alias, er
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		v := get(sub(tenantBucket(tx, tenant), "a"), []byte(key))
 		if v == nil {
+			s.decoded.Delete(id)
 			return notFound("alias", key)
 		}
 		if d, ok := s.decoded.Load(id); ok && bytes.Equal(d.(*decodedAlias).rec, v) {

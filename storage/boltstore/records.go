@@ -28,6 +28,7 @@ type sessionRecord struct {
 	ExpiresAt time.Time           `json:"exp,omitzero"`
 	Turn      time.Time           `json:"turn,omitzero"`
 	Interrupt time.Time           `json:"intr,omitzero"`
+	TurnID    string              `json:"tid,omitempty"`
 	Revision  uint64              `json:"rev"`
 	Seq       uint64              `json:"seq"`
 }
@@ -57,7 +58,7 @@ func decodeAlias(b []byte) (*alias.Alias, error) {
 }
 
 func encodeSession(s *session.Session, seq uint64) ([]byte, error) {
-	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Turn: s.TurnDeadline, Interrupt: s.InterruptAt, Revision: s.Revision, Seq: seq})
+	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Turn: s.TurnDeadline, Interrupt: s.InterruptAt, TurnID: s.TurnID, Revision: s.Revision, Seq: seq})
 }
 
 func decodeSession(b []byte) (*session.Session, uint64, error) {
@@ -71,6 +72,7 @@ func decodeSession(b []byte) (*session.Session, uint64, error) {
 	s.ExpiresAt = r.ExpiresAt
 	s.TurnDeadline = r.Turn
 	s.InterruptAt = r.Interrupt
+	s.TurnID = r.TurnID
 	s.Revision = r.Revision
 	return s, r.Seq, nil
 }

@@ -60,13 +60,14 @@ func (s *Store) Alias(ctx context.Context, tenant, key string) (*alias.Alias, er
 	var rev int64
 	err := s.pool.QueryRow(ctx, s.q(`SELECT rec, revision FROM {s}.aliases WHERE tenant = $1 AND key = $2`),
 		[]byte(tenant), key).Scan(&rec, &rev)
+	id := aliasID{tenant, key}
 	if errors.Is(err, pgx.ErrNoRows) {
+		s.decoded.Delete(id) // deleted, perhaps by another process
 		return nil, notFound("alias", key)
 	}
 	if err != nil {
 		return nil, s.fail(ctx, "read alias", err)
 	}
-	id := aliasID{tenant, key}
 	if d, ok := s.decoded.Load(id); ok {
 		if d := d.(*decodedAlias); d.rev == rev && bytes.Equal(d.rec, rec) {
 			return d.a.Clone(), nil

@@ -339,6 +339,39 @@ func TestRouters_Interrupt(t *testing.T) {
 	}
 }
 
+// TestRouters_SubmitUnderDeadlines sends inputs with deadlines that run out
+// at every point of a turn: none leaves the session claimed.
+func TestRouters_SubmitUnderDeadlines(t *testing.T) {
+	ctx := context.Background()
+	routers, stores := replicas(t, 1)
+	r, st := routers[0], stores[0]
+	if _, err := r.CreateSession(ctx, agentalias.ViaAgent("v1"), session.Params{Key: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	in := agentalias.Input{Messages: []event.Input{event.Text("hi")}}
+	failed := 0
+	for i := range 400 {
+		c, cancel := context.WithTimeout(ctx, time.Duration(i%40)*100*time.Microsecond)
+		_, err := r.Submit(c, agentalias.ViaAgent("v1"), "s1", in, nil)
+		cancel()
+		if err == nil {
+			continue
+		}
+		failed++
+		s, err := st.Session(ctx, "", "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Status == session.Running {
+			t.Fatalf("input %d failed and left the session claimed until %v", i, s.TurnDeadline)
+		}
+	}
+	if failed == 0 {
+		t.Error("no input ran out of time; the test checks nothing")
+	}
+	t.Logf("%d of 400 inputs ran out of time", failed)
+}
+
 // sessionsOf lists the keys of the sessions created through an alias.
 func sessionsOf(t *testing.T, st storage.Storage, aliasKey string) []string {
 	t.Helper()

@@ -181,7 +181,9 @@ type Store struct {
 	// decoded holds the last decoded form of each alias Alias has read,
 	// by tenant and key, with the record it came from: a read whose record
 	// is unchanged returns a copy instead of decoding it again (session
-	// creation reads its alias every time). DeleteAlias removes the entry.
+	// creation reads its alias every time). DeleteAlias removes the entry,
+	// and so does a read that finds the alias gone (another process may have
+	// deleted it).
 	decoded sync.Map // aliasID -> *decodedAlias
 }
 

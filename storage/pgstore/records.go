@@ -28,6 +28,7 @@ type sessionRecord struct {
 	ExpiresAt time.Time           `json:"exp,omitzero"`
 	Turn      time.Time           `json:"turn,omitzero"`
 	Interrupt time.Time           `json:"intr,omitzero"`
+	TurnID    string              `json:"tid,omitempty"`
 }
 
 type artifactRecord struct {
@@ -45,7 +46,7 @@ func decodeAlias(b []byte, rev int64) (*alias.Alias, error) {
 }
 
 func encodeSession(s *session.Session) ([]byte, error) {
-	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Turn: s.TurnDeadline, Interrupt: s.InterruptAt})
+	return json.Marshal(sessionRecord{Session: s, Secrets: s.Secrets, Pending: s.PendingToolCalls, ExpiresAt: s.ExpiresAt, Turn: s.TurnDeadline, Interrupt: s.InterruptAt, TurnID: s.TurnID})
 }
 
 func decodeSession(b []byte, rev int64) (*session.Session, error) {
@@ -59,6 +60,7 @@ func decodeSession(b []byte, rev int64) (*session.Session, error) {
 	s.ExpiresAt = r.ExpiresAt
 	s.TurnDeadline = r.Turn
 	s.InterruptAt = r.Interrupt
+	s.TurnID = r.TurnID
 	s.Revision = uint64(rev)
 	return s, nil
 }

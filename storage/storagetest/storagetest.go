@@ -272,6 +272,7 @@ func richSession(key, aliasKey, agentKey string) *session.Session {
 		ExpiresAt:    at(30 * minute),
 		TurnDeadline: at(15 * minute),
 		InterruptAt:  at(14 * minute),
+		TurnID:       "turn-1",
 	}
 }
 
