@@ -34,10 +34,6 @@ func (a *gatedAgent) Run(ctx context.Context, t *agentalias.Turn) error {
 	}
 }
 
-func hello() agentalias.Input {
-	return agentalias.Input{Type: agentalias.InputMessage, Messages: []event.Input{event.Text("hi")}}
-}
-
 // routersOn opens n routers over one store, with one clock, each with the
 // given agents.
 func routersOn(t *testing.T, store storage.Storage, clock *fakeClock, n int, agents map[string]agentalias.Agent, configure func(*agentalias.Options)) []*agentalias.AliasRouter {
@@ -71,23 +67,23 @@ func TestAliasRouter_TurnsAcrossRouters(t *testing.T) {
 
 		done := make(chan error, 1)
 		go func() {
-			_, err := a.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+			_, err := a.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil)
 			done <- err
 		}()
 		<-agent.started
-		stored := eventCount(t, store, "s1")
-		_, err := b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+		stored := len(allEvents(t, b, agentalias.ViaAgent("v1"), "s1", true))
+		_, err := b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil)
 		if agentalias.ErrorCode(err) != agentalias.Conflict || agentalias.ErrorMessage(err) != "Session is already running." {
 			t.Errorf("input through the other router during a turn: %v; want Conflict, Session is already running.", err)
 		}
-		if n := eventCount(t, store, "s1"); n != stored {
+		if n := len(allEvents(t, b, agentalias.ViaAgent("v1"), "s1", true)); n != stored {
 			t.Errorf("the refused input stored %d events", n-stored)
 		}
 		close(agent.release)
 		if err := <-done; err != nil {
 			t.Fatalf("the first turn: %v", err)
 		}
-		if _, err := b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil); err != nil {
+		if _, err := b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil); err != nil {
 			t.Errorf("input through the other router after the turn: %v", err)
 		}
 		s, err := store.Session(ctx, "", "s1")
@@ -127,7 +123,7 @@ func TestAliasRouter_TurnsRacingAcrossRouters(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range 10 {
-					_, err := rs[g%3].Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+					_, err := rs[g%3].Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil)
 					if err != nil && agentalias.ErrorCode(err) != agentalias.Conflict {
 						t.Errorf("Submit: %v", err)
 					}
@@ -139,7 +135,7 @@ func TestAliasRouter_TurnsRacingAcrossRouters(t *testing.T) {
 			t.Errorf("%d turns, %d of them overlapping another; want some, none overlapping", turns, overlaps)
 		}
 		// Each turn stored its input and its reply, and nothing else.
-		if n := eventCount(t, store, "s1"); n != 2*turns {
+		if n := len(allEvents(t, rs[0], agentalias.ViaAgent("v1"), "s1", true)); n != 2*turns {
 			t.Errorf("%d events stored for %d turns; want %d", n, turns, 2*turns)
 		}
 	})
@@ -162,12 +158,12 @@ func TestAliasRouter_TurnOfACrashedRouter(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.clock.Advance(9 * time.Minute)
-		_, err = h.r.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+		_, err = h.r.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil)
 		if agentalias.ErrorCode(err) != agentalias.Conflict {
 			t.Errorf("input before the deadline: %v, want Conflict", err)
 		}
 		h.clock.Advance(time.Minute)
-		resp, err := h.r.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+		resp, err := h.r.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil)
 		if err != nil {
 			t.Fatalf("input at the deadline: %v", err)
 		}
@@ -189,7 +185,7 @@ func TestAliasRouter_TurnTimeout(t *testing.T) {
 			o.Agents = map[string]agentalias.Agent{"slow": agent, "v1": echo}
 		})
 		mustCreateSession(t, h.r, agentalias.ViaAgent("slow"), session.Params{Key: "s1"})
-		resp, err := h.r.Submit(ctx, agentalias.ViaAgent("slow"), "s1", hello(), nil)
+		resp, err := h.r.Submit(ctx, agentalias.ViaAgent("slow"), "s1", text("hi"), nil)
 		if agentalias.ErrorCode(err) != agentalias.Internal || !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "TurnTimeout") {
 			t.Errorf("a turn past TurnTimeout: %v; want Internal naming TurnTimeout", err)
 		}
@@ -201,28 +197,10 @@ func TestAliasRouter_TurnTimeout(t *testing.T) {
 			t.Errorf("session after the timeout: %+v, %v; want stopped", s, err)
 		}
 		go func() { <-agent.started; agent.release <- struct{}{} }()
-		if _, err := h.r.Submit(ctx, agentalias.ViaAgent("slow"), "s1", hello(), nil); err != nil {
+		if _, err := h.r.Submit(ctx, agentalias.ViaAgent("slow"), "s1", text("hi"), nil); err != nil {
 			t.Errorf("the next input: %v", err)
 		}
 	})
-}
-
-// eventCount counts the stored events of a session, hidden ones included.
-func eventCount(t *testing.T, st storage.Storage, key string) int {
-	t.Helper()
-	n := 0
-	q := storage.EventQuery{IncludeHidden: true, Limit: storage.MaxLimit}
-	for {
-		page, err := st.ListEvents(context.Background(), "", key, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(page.Items)
-		if page.Next == "" {
-			return n
-		}
-		q.PageKey = page.Next
-	}
 }
 
 // TestAliasRouter_InterruptAcrossRouters: an interrupt through a router that
@@ -244,7 +222,7 @@ func TestAliasRouter_InterruptAcrossRouters(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			resp, err := a.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+			resp, err := a.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil)
 			done <- result{resp, err}
 		}()
 		<-agent.started
@@ -272,7 +250,7 @@ func TestAliasRouter_InterruptAcrossRouters(t *testing.T) {
 		}
 		// The session takes input again, through either router.
 		go func() { <-agent.started; agent.release <- struct{}{} }()
-		if _, err := b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil); err != nil {
+		if _, err := b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil); err != nil {
 			t.Errorf("input after the interrupt: %v", err)
 		}
 		// An interrupt with no turn running anywhere does nothing.

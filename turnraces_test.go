@@ -38,13 +38,13 @@ func TestAliasRouter_StaleTurnEndKeepsNewClaim(t *testing.T) {
 	mustCreateSession(t, a, agentalias.ViaAgent("v1"), session.Params{Key: "s1"})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); a.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil) }()
+	go func() { defer wg.Done(); a.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil) }()
 	for running.Load() != 1 {
 		time.Sleep(time.Millisecond)
 	}
 	clock.Advance(11 * time.Minute) // A's stored claim lapses (A's turn still runs)
 	wg.Add(1)
-	go func() { defer wg.Done(); b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil) }()
+	go func() { defer wg.Done(); b.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil) }()
 	for running.Load() != 2 {
 		time.Sleep(time.Millisecond)
 	}
@@ -58,7 +58,7 @@ func TestAliasRouter_StaleTurnEndKeepsNewClaim(t *testing.T) {
 	if s.Status != session.Running {
 		t.Errorf("after the stale turn ended, the session is %s; want running (B's turn)", s.Status)
 	}
-	if _, err := c.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil); agentalias.ErrorCode(err) != agentalias.Conflict {
+	if _, err := c.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil); agentalias.ErrorCode(err) != agentalias.Conflict {
 		t.Errorf("input while B's turn runs: %v; want Conflict", err)
 	}
 	close(gate)
@@ -77,7 +77,7 @@ func TestAliasRouter_DeleteSessionAcrossRouters(t *testing.T) {
 	a, b := rs[0], rs[1]
 	mustCreateSession(t, a, agentalias.ViaAgent("v1"), session.Params{Key: "s1"})
 	done := make(chan error, 1)
-	go func() { _, err := a.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil); done <- err }()
+	go func() { _, err := a.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil); done <- err }()
 	<-agent.started
 	err := b.DeleteSession(ctx, agentalias.ViaAgent("v1"), "s1")
 	if agentalias.ErrorCode(err) != agentalias.Conflict {
@@ -126,7 +126,7 @@ func TestAliasRouter_ClaimChecksIdentity(t *testing.T) {
 	rs := routersOn(t, st, clock, 1, map[string]agentalias.Agent{"v1": v1, "v2": echo}, nil)
 	mustCreateSession(t, rs[0], agentalias.ViaAgent("v1"), session.Params{Key: "s1"})
 	st.armed.Store(true)
-	_, err := rs[0].Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+	_, err := rs[0].Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil)
 	if agentalias.ErrorCode(err) != agentalias.NotFound {
 		t.Errorf("Submit to a replaced session: %v; want NotFound", err)
 	}
@@ -145,7 +145,7 @@ func TestAliasRouter_PatchTTIDuringTurn(t *testing.T) {
 	r := rs[0]
 	mustCreateSession(t, r, agentalias.ViaAgent("v1"), session.Params{Key: "s1"})
 	done := make(chan error, 1)
-	go func() { _, err := r.Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil); done <- err }()
+	go func() { _, err := r.Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil); done <- err }()
 	<-agent.started
 	one := int64(1)
 	if _, err := r.UpdateSession(ctx, agentalias.ViaAgent("v1"), "s1", session.Patch{TTIMinutes: &one}); err != nil {
@@ -208,7 +208,7 @@ func TestAliasRouter_TurnWindingDownKeepsClaim(t *testing.T) {
 					return
 				default:
 				}
-				rs[i].Submit(ctx, agentalias.ViaAgent("v1"), "s1", hello(), nil)
+				rs[i].Submit(ctx, agentalias.ViaAgent("v1"), "s1", text("hi"), nil)
 				time.Sleep(time.Millisecond)
 			}
 		}()
